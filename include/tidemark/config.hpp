@@ -1,0 +1,85 @@
+// The typed pipeline config (the contract in docs/config.md) and the loader that builds it.
+// Loading is pure: it reads one file and the environment, and never connects anywhere.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tidemark/sql.hpp"
+
+namespace tidemark {
+
+// Where a value came from, so an error can say `file:line: field: problem`.
+struct Location {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+};
+
+struct SourceConfig {
+  std::string connection;
+  std::optional<QualifiedName> table;  // exactly one of table / query
+  std::string query;
+  std::vector<std::string> columns;  // empty: every column of the source
+};
+
+enum class NullCursor { kWarn, kInclude };
+
+struct DetectConfig {
+  std::string strategy;  // id | updated_at | full
+  std::string cursor;    // the watermark column (id / updated_at)
+  // Re-read window below the watermark: an interval for timestamps ("15m" -> seconds),
+  // a count for ids. Empty: none.
+  std::optional<std::string> lookback;
+  std::optional<int64_t> settle_seconds;  // ignore rows newer than now() - settle
+  NullCursor null_cursor = NullCursor::kWarn;
+  Location loc;
+};
+
+struct TargetConfig {
+  std::string connection;
+  QualifiedName table;
+  std::vector<std::string> key;
+  std::string write;  // upsert | delete_insert | append | full_refresh
+  Location loc;
+};
+
+struct PipelineConfig {
+  std::string name;
+  SourceConfig source;
+  DetectConfig detect;
+  TargetConfig target;
+  int64_t batch_size = 0;  // 0: the whole delta in one transaction
+  Location loc;
+};
+
+struct StateConfig {
+  std::string connection;  // empty: each pipeline's target connection
+  std::string schema = "tidemark";
+};
+
+struct Config {
+  std::string path;
+  int version = 1;
+  std::map<std::string, std::string> connections;  // name -> libpq DSN/URI (expanded)
+  StateConfig state;
+  std::vector<PipelineConfig> pipelines;
+
+  const PipelineConfig* find(const std::string& name) const;
+  // The connection name holding a pipeline's state (state.connection or its target's).
+  const std::string& state_connection(const PipelineConfig& p) const;
+  bool state_with_target(const PipelineConfig& p) const;
+};
+
+// Reads a YAML (.yaml/.yml) or JSON (.json) file. Throws ConfigError naming file, line and
+// field path (`pipelines[1].target.key: required`).
+Config load_config(const std::string& path);
+// Same, from text already in memory; `name` is used in messages and to pick the format.
+Config parse_config(const std::string& text, const std::string& name);
+
+// `${VAR}` / `${VAR:-default}` expansion; `$$` is a literal `$`. Throws ConfigError (with
+// `where` in the message) for an unset variable without default.
+std::string expand_env(const std::string& text, const std::string& where);
+
+}  // namespace tidemark

@@ -1,0 +1,35 @@
+// The three ways a tidemark command can fail, each mapped to one exit code that cron reads.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace tidemark {
+
+enum ExitCode : int { kExitOk = 0, kExitRunFailed = 1, kExitUsage = 2, kExitLocked = 75 };
+
+// A config or usage problem: nothing was connected to, nothing was written (exit 2).
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A run failed; its transaction was rolled back and its state is unchanged (exit 1).
+class RunError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Another run of the same pipeline holds its advisory lock (exit 75, EX_TEMPFAIL).
+class LockBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The state row changed under us (compare-and-set found another version): a run that lost
+// its lock must not move the watermark.
+class StateConflict : public RunError {
+ public:
+  using RunError::RunError;
+};
+
+}  // namespace tidemark

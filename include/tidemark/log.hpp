@@ -1,0 +1,27 @@
+// Logging: spdlog to stderr, as short text or one JSON object per line. Every line of a
+// pipeline's run carries its name and run id.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace tidemark::log {
+
+enum class Format { kText, kJson };
+
+// verbosity: -1 quiet (errors only), 0 normal, 1 debug, 2 trace (SQL text).
+void setup(Format format, int verbosity);
+
+// While alive, log lines name this pipeline (and run id once known).
+class PipelineScope {
+ public:
+  explicit PipelineScope(const std::string& pipeline);
+  ~PipelineScope();
+  static void set_run_id(int64_t id);
+  PipelineScope(const PipelineScope&) = delete;
+  PipelineScope& operator=(const PipelineScope&) = delete;
+};
+
+const std::string& current_pipeline();
+int64_t current_run_id();
+
+}  // namespace tidemark::log

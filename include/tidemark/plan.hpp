@@ -1,0 +1,138 @@
+// The plan is data: what one run of one pipeline will read, and how its state moves.
+// Strategies build it from (config, source shape, stored state, request) with no I/O; the
+// runner executes it; --dry-run prints it.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tidemark/config.hpp"
+#include "tidemark/sql.hpp"
+
+namespace tidemark {
+
+// A cursor position: the cursor column's value followed by the tie-breaking key values, each
+// as text in the source's own output format (UTC, ISO dates), so it round-trips exactly.
+using Tuple = std::vector<std::string>;
+
+// A source session that was inside a transaction when a snapshot was taken.
+struct SessionRef {
+  int64_t pid = 0;
+  std::string xact_start;  // identifies the transaction together with pid
+  bool operator==(const SessionRef& o) const { return pid == o.pid && xact_start == o.xact_start; }
+};
+
+// Transactions in progress at a run's snapshot, which may still commit rows whose cursor is
+// at or below that run's high mark.
+struct InFlight {
+  std::vector<std::string> xids;  // 64-bit xids (xid8) as text
+  std::vector<SessionRef> sessions;
+  bool empty() const { return xids.empty() && sessions.empty(); }
+};
+
+struct Pending {
+  std::optional<Tuple> high;  // becomes `safe` once every transaction in `waiting_for` ended
+  InFlight waiting_for;
+};
+
+// The watermark stored in tidemark.pipeline_state.watermark (jsonb).
+//   safe: every row with cursor <= safe is loaded, and no transaction can still add one;
+//         incremental reads start here.
+//   high: the largest cursor loaded so far.
+struct Watermark {
+  std::vector<std::string> columns;  // names of the tuple's columns (cursor, keys)
+  std::optional<Tuple> safe;
+  std::optional<Tuple> high;
+  std::optional<Pending> pending;
+  nlohmann::json to_json() const;
+  static Watermark from_json(const nlohmann::json& j);  // throws RunError on a malformed value
+  bool operator==(const Watermark& o) const { return to_json() == o.to_json(); }
+};
+
+struct StoredState {
+  bool exists = false;
+  std::string strategy;
+  int64_t version = 0;
+  Watermark watermark;
+};
+
+struct ColumnInfo {
+  std::string name;
+  std::string type;  // format_type() of the source column, e.g. "timestamp with time zone"
+};
+
+struct SourceShape {
+  std::vector<ColumnInfo> columns;  // the columns the pipeline moves, in select order
+  // The sequence feeding the cursor column (serial/identity), as pg_get_serial_sequence
+  // names it, and its CACHE: with CACHE 1 its last value is an in-flight horizon.
+  std::optional<std::string> cursor_sequence;
+  int64_t sequence_cache = 1;
+  bool key_unique = false;  // the target key is a primary key / unique constraint of the source
+  const ColumnInfo* find(const std::string& name) const;
+};
+
+enum class RunMode { kIncremental, kRange, kFullRefresh };
+
+struct RunRequest {
+  RunMode mode = RunMode::kIncremental;
+  std::optional<std::string> from;  // inclusive, range runs
+  std::optional<std::string> to;    // exclusive, range runs
+};
+
+struct ExtractPlan {
+  std::string pipeline;
+  RunMode mode = RunMode::kIncremental;
+  std::vector<std::string> columns;  // select list = staging columns
+  Sql select;                        // SELECT <columns> FROM <source> WHERE <window>
+  Sql high_query;                    // largest cursor tuple beyond the stored high; empty: none
+  std::vector<std::string> tuple_columns;  // cursor then tie-break keys
+  std::vector<std::string> tuple_types;    // their source types
+  // Evaluated before the snapshot: a value of the cursor's type at or below which no
+  // transaction that starts later can write (last sequence value, or the clock). Empty:
+  // no horizon is known, the safe mark lags one run.
+  std::optional<Sql> horizon;
+  std::string window;                // human-readable description of what is read
+  // For range runs: a predicate on the target table (no alias) selecting the range's rows.
+  std::optional<Sql> target_range;
+  bool replace_target = false;       // full refresh: the target becomes exactly the source
+  bool moves_watermark = true;       // range runs leave the incremental state alone
+  std::optional<std::string> order_column;  // newest-row tie-break when deduplicating
+};
+
+struct PlanInput {
+  const PipelineConfig& pipeline;
+  const SourceShape& shape;
+  const StoredState& state;
+  const RunRequest& request;
+};
+
+// What one run saw in its source snapshot, the input of the watermark rule.
+struct Observation {
+  std::vector<std::string> columns;  // the tuple's column names (plan.tuple_columns)
+  // Largest cursor tuple in the read window, when it is not behind the stored high.
+  std::optional<Tuple> high;
+  // What `safe` may become once `in_flight` has ended: `high`, or a shorter (prefix) tuple
+  // at the horizon below which no transaction that began after the observation can write.
+  std::optional<Tuple> candidate;
+  // No horizon is known for this cursor (no sequence, not a timestamp): the candidate waits
+  // for the next run even when nothing was in flight.
+  bool lag = false;
+  InFlight in_flight;
+  bool pending_ended = false;  // every transaction the stored pending set waits for has ended
+};
+
+// Whether every transaction a pending mark waits for has ended, judged from the xip list of
+// this run's snapshot and the sessions seen in a transaction just before it. A prepared
+// transaction may have come from a waited-for session, so any prepared transaction in the
+// source database keeps a session-based wait open.
+bool pending_ended(const Pending& pending, const std::vector<std::string>& snapshot_xip,
+                   const std::vector<SessionRef>& sessions_before, bool prepared_exist);
+
+// The state after a successful run (pure; the argument is in docs/correctness.md).
+// `reset`: a full refresh, which starts from nothing.
+Watermark next_watermark(const Watermark& old, const Observation& obs, bool reset);
+
+}  // namespace tidemark

@@ -1,0 +1,28 @@
+// Change detection: one implementation per file in src/strategy/, looked up by name.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tidemark/plan.hpp"
+
+namespace tidemark {
+
+using FieldProblems = std::vector<std::pair<std::string, std::string>>;  // (field, problem)
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  virtual std::string default_write() const = 0;
+  virtual bool has_cursor() const = 0;
+  // Config rules this strategy needs (fields relative to the pipeline, e.g. "detect.cursor").
+  virtual FieldProblems check(const PipelineConfig& p) const = 0;
+  // Pure: what to read and how. Throws ConfigError for a request it cannot serve.
+  virtual ExtractPlan plan(const PlanInput& in) const = 0;
+};
+
+const Strategy* find_strategy(const std::string& name);
+std::vector<std::string> strategy_names();
+
+}  // namespace tidemark

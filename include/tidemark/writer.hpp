@@ -1,0 +1,40 @@
+// Write modes: set-based SQL from the staging table into the target, one file per mode in
+// src/write/, looked up by name.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tidemark/plan.hpp"
+#include "tidemark/strategy.hpp"
+
+namespace tidemark {
+
+struct WriteInput {
+  QualifiedName target;
+  std::string stage;                 // quoted name of the staging table
+  std::vector<std::string> columns;  // staged columns, all present in the target
+  std::vector<std::string> key;
+  std::optional<std::string> order_column;  // keep the row with the largest value per key
+  std::optional<Sql> target_range;          // range runs: target rows the range owns
+  bool dedupe = true;  // false when the source guarantees one row per key (its primary key)
+};
+
+struct WriteStatement {
+  enum class Effect { kWritten, kDeleted, kNone } effect;
+  Sql sql;
+};
+
+class Writer {
+ public:
+  virtual ~Writer() = default;
+  virtual std::string name() const = 0;
+  // Safe to repeat: a re-run of the same input leaves the same target.
+  virtual bool idempotent() const = 0;
+  virtual FieldProblems check(const PipelineConfig& p, bool state_with_target) const = 0;
+  virtual std::vector<WriteStatement> statements(const WriteInput& in) const = 0;
+};
+
+const Writer* find_writer(const std::string& name);
+std::vector<std::string> writer_names();
+
+}  // namespace tidemark

@@ -1,0 +1,41 @@
+-- Target database "warehouse" for scripts/demo.sh. Rerunnable: drops the
+-- target tables and tidemark's own state, so the next run starts from zero.
+-- Same columns, order, types and primary keys as the source (no foreign
+-- keys, no defaults: tidemark supplies every value), so rows compare 1:1.
+\set ON_ERROR_STOP on
+set client_min_messages = warning;
+
+begin;
+
+drop schema if exists analytics cascade;
+drop schema if exists tidemark cascade;
+
+create schema analytics;
+
+create table analytics.customers (
+  id         int primary key,
+  name       text not null,
+  email      text,
+  country    text,
+  updated_at timestamptz not null
+);
+
+create table analytics.orders (
+  id          bigint primary key,
+  customer_id int not null,
+  amount      numeric(12,2) not null,
+  status      text not null,
+  note        text,
+  created_at  timestamptz not null,
+  updated_at  timestamptz not null
+);
+
+create table analytics.events (
+  id       bigint primary key,
+  order_id bigint,
+  kind     text not null,
+  payload  jsonb,
+  at       timestamptz not null
+);
+
+commit;

@@ -1,0 +1,104 @@
+#include "cli/cli.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "tidemark/errors.hpp"
+#include "tidemark/log.hpp"
+#include "tidemark/util.hpp"
+
+namespace tidemark::cli {
+
+int main(int argc, char** argv) {
+  CLI::App app{"tidemark: incremental PostgreSQL-to-PostgreSQL loads that lose and duplicate nothing"};
+  app.set_version_flag("--version", std::string("tidemark ") + TIDEMARK_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags (-q, -v, --log-format) also after the subcommand
+  std::string log_format = "text";
+  bool quiet = false;
+  int verbose = 0;
+  app.add_option("--log-format", log_format, "Log format on stderr")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "Print nothing on success (for cron)");
+  app.add_flag("-v,--verbose", verbose, "More detail (-vv prints the SQL)");
+
+  RunArgs run;
+  StatusArgs status;
+  std::string validate_config;
+  std::function<int()> handler;
+
+  // The subcommand table: name, help, options, handler.
+  struct Command {
+    const char* name;
+    const char* help;
+    std::function<void(CLI::App*)> options;
+    std::function<int()> handler;
+  };
+  const std::vector<Command> commands = {
+      {"run", "Run pipelines (all, or those named): read the delta, write it, move the watermark",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", run.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipelines", run.pipelines, "Pipelines to run (default: all)");
+         c->add_option("--from", run.from, "Backfill: start of the cursor range (inclusive); needs named pipelines");
+         c->add_option("--to", run.to, "Backfill: end of the cursor range (exclusive); needs named pipelines");
+         c->add_flag("--dry-run", run.dry_run, "Print the plan (window, SQL, watermark) and write nothing");
+         c->add_flag("--full-refresh", run.full_refresh, "Reload everything, replace the target, restart the watermark");
+         c->add_flag("--json", run.json, "Print a JSON summary of the runs on stdout");
+       },
+       [&] { return cmd_run(run); }},
+      {"status", "Show each pipeline's watermark and last run",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", status.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipelines", status.pipelines, "Pipelines to show (default: all)");
+         c->add_flag("--json", status.json, "JSON output");
+       },
+       [&] { return cmd_status(status); }},
+      {"validate", "Check a config file without connecting anywhere (exit 0 or 2)",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", validate_config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+       },
+       [&] { return cmd_validate(validate_config, quiet); }},
+  };
+  for (const auto& cmd : commands) {
+    CLI::App* sub = app.add_subcommand(cmd.name, cmd.help);
+    cmd.options(sub);
+    sub->callback([&handler, &cmd] { handler = cmd.handler; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_name() == "RequiredError" && argc > 1) {
+      std::vector<std::string> names;
+      for (const auto& c : commands) names.push_back(c.name);
+      std::string first = argv[1];
+      if (first.rfind('-', 0) != 0 && std::find(names.begin(), names.end(), first) == names.end()) {
+        std::cerr << "tidemark: unknown command '" << first << "'" << did_you_mean(first, names) << "\n";
+        return kExitUsage;
+      }
+    }
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  log::setup(log_format == "json" ? log::Format::kJson : log::Format::kText, quiet ? -1 : verbose);
+  try {
+    return handler ? handler() : kExitUsage;
+  } catch (const ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return kExitUsage;
+  } catch (const LockBusy& e) {
+    spdlog::warn("{}", e.what());
+    return kExitLocked;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", redact_text(e.what()));
+    return kExitRunFailed;
+  }
+}
+
+}  // namespace tidemark::cli

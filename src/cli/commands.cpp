@@ -1,0 +1,160 @@
+// The subcommands: run, status, validate.
+#include "cli/commands.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "pg/pg.hpp"
+#include "tidemark/errors.hpp"
+
+namespace tidemark::cli {
+
+using nlohmann::json;
+
+static std::string tuple_text(const std::optional<Tuple>& t) {
+  if (!t) return "-";
+  std::string out;
+  for (size_t i = 0; i < t->size(); ++i) out += (i ? ", " : "") + (*t)[i];
+  return t->size() == 1 ? out : "(" + out + ")";
+}
+
+static const char* outcome_name(PipelineResult::Outcome o) {
+  switch (o) {
+    case PipelineResult::Outcome::kOk: return "succeeded";
+    case PipelineResult::Outcome::kFailed: return "failed";
+    case PipelineResult::Outcome::kLocked: return "skipped_locked";
+    case PipelineResult::Outcome::kConfig: return "config_error";
+  }
+  return "?";
+}
+
+int cmd_run(const RunArgs& a) {
+  Config cfg = load_config(a.config);
+  RunOptions opts;
+  opts.pipelines = a.pipelines;
+  opts.dry_run = a.dry_run;
+  const bool range = !a.from.empty() || !a.to.empty();
+  if (range && a.full_refresh) throw ConfigError("--full-refresh and --from/--to cannot be combined");
+  if (range && a.pipelines.empty())
+    throw ConfigError("--from/--to backfill a cursor range: name the pipeline(s), e.g. `tidemark run -c " + a.config +
+                      " orders --from 2024-01-01 --to 2024-02-01`");
+  if (range) {
+    opts.request.mode = RunMode::kRange;
+    if (!a.from.empty()) opts.request.from = a.from;
+    if (!a.to.empty()) opts.request.to = a.to;
+  } else if (a.full_refresh) {
+    opts.request.mode = RunMode::kFullRefresh;
+  }
+  select_pipelines(cfg, opts.pipelines);  // unknown names are a usage error before any connection
+  std::vector<PipelineResult> results = run_pipelines(cfg, opts);
+  if (a.json) {
+    json out = json::array();
+    for (const auto& r : results) {
+      out.push_back({{"pipeline", r.pipeline},
+                     {"status", outcome_name(r.outcome)},
+                     {"run_id", r.run_id},
+                     {"rows_read", r.rows_read},
+                     {"rows_written", r.rows_written},
+                     {"rows_deleted", r.rows_deleted},
+                     {"watermark_before", r.before.to_json()},
+                     {"watermark_after", r.after.to_json()},
+                     {"window", r.window},
+                     {"seconds", r.seconds},
+                     {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
+    }
+    std::cout << out.dump(2) << "\n";
+  }
+  return exit_code(results);
+}
+
+static void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+int cmd_status(const StatusArgs& a) {
+  Config cfg = load_config(a.config);
+  auto selected = select_pipelines(cfg, a.pipelines);
+  // One connection per state database.
+  std::map<std::string, std::vector<std::string>> by_state;
+  for (const auto* p : selected) by_state[cfg.state_connection(*p)].push_back(p->name);
+  std::map<std::string, pg::StatusRow> rows;
+  int rc = kExitOk;
+  for (const auto& [conn, names] : by_state) {
+    try {
+      pg::Connection c(conn, cfg.connections.at(conn), "tidemark");
+      pg::StateStore store(c, cfg.state.schema);
+      for (auto& r : store.status(names)) rows[r.pipeline] = r;
+    } catch (const RunError& e) {
+      spdlog::error("{}", e.what());
+      rc = kExitRunFailed;
+      for (const auto& n : names) rows[n].pipeline = n;
+    }
+  }
+  if (a.json) {
+    json out = json::array();
+    for (const auto* p : selected) {
+      const auto& r = rows[p->name];
+      out.push_back({{"pipeline", p->name},
+                     {"strategy", p->detect.strategy},
+                     {"watermark", r.has_state ? r.watermark.to_json() : json(nullptr)},
+                     {"state_updated_at", r.state_updated_at},
+                     {"last_run", r.last_run_id ? json{{"run_id", r.last_run_id},
+                                                        {"mode", r.last_mode},
+                                                        {"status", r.last_status},
+                                                        {"started_at", r.last_started},
+                                                        {"finished_at", r.last_finished},
+                                                        {"rows_read", r.last_rows_read},
+                                                        {"rows_written", r.last_rows_written},
+                                                        {"error", r.last_error}}
+                                                  : json(nullptr)}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return rc;
+  }
+  std::vector<std::vector<std::string>> table = {
+      {"PIPELINE", "STRATEGY", "HIGH", "SAFE", "LAST RUN (UTC)", "MODE", "STATUS", "READ", "WRITTEN"}};
+  for (const auto* p : selected) {
+    const auto& r = rows[p->name];
+    table.push_back({p->name, p->detect.strategy, r.has_state ? tuple_text(r.watermark.high) : "-",
+                     r.has_state ? tuple_text(r.watermark.safe) : "-", r.last_run_id ? r.last_started : "never",
+                     r.last_run_id ? r.last_mode : "-", r.last_run_id ? r.last_status : "-",
+                     r.last_run_id ? std::to_string(r.last_rows_read) : "-",
+                     r.last_run_id ? std::to_string(r.last_rows_written) : "-"});
+  }
+  print_table(table);
+  for (const auto* p : selected) {
+    const auto& r = rows[p->name];
+    if (r.last_status == "failed" && !r.last_error.empty()) std::cout << p->name << ": last error: " << r.last_error << "\n";
+  }
+  return rc;
+}
+
+int cmd_validate(const std::string& config, bool quiet) {
+  Config cfg = load_config(config);
+  if (!quiet) {
+    std::cout << config << ": OK, " << cfg.pipelines.size() << " pipeline(s):";
+    for (const auto& p : cfg.pipelines) std::cout << " " << p.name << " (" << p.detect.strategy << ", " << p.target.write << ")";
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace tidemark::cli

@@ -1,0 +1,83 @@
+#include "tidemark/log.hpp"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+namespace tidemark::log {
+namespace {
+
+std::string g_pipeline;
+int64_t g_run_id = 0;
+
+std::string timestamp(const spdlog::log_clock::time_point& tp) {
+  auto t = spdlog::log_clock::to_time_t(tp);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+// Both formats come from one sink so the pipeline context is added the same way.
+class Sink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit Sink(Format f) : format_(f) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text(msg.payload.data(), msg.payload.size());
+    std::string level(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size());
+    std::string line;
+    if (format_ == Format::kJson) {
+      nlohmann::json j = {{"ts", timestamp(msg.time)}, {"level", level}, {"msg", text}};
+      if (!g_pipeline.empty()) j["pipeline"] = g_pipeline;
+      if (g_run_id) j["run_id"] = g_run_id;
+      line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    } else {
+      line = timestamp(msg.time) + " " + level + " ";
+      if (!g_pipeline.empty()) line += "[" + g_pipeline + (g_run_id ? " #" + std::to_string(g_run_id) : "") + "] ";
+      line += text + "\n";
+    }
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  Format format_;
+};
+
+}  // namespace
+
+void setup(Format format, int verbosity) {
+  auto logger = std::make_shared<spdlog::logger>("tidemark", std::make_shared<Sink>(format));
+  spdlog::level::level_enum lvl = spdlog::level::info;
+  if (verbosity < 0) lvl = spdlog::level::err;
+  if (verbosity == 1) lvl = spdlog::level::debug;
+  if (verbosity >= 2) lvl = spdlog::level::trace;
+  logger->set_level(lvl);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+PipelineScope::PipelineScope(const std::string& pipeline) {
+  g_pipeline = pipeline;
+  g_run_id = 0;
+}
+PipelineScope::~PipelineScope() {
+  g_pipeline.clear();
+  g_run_id = 0;
+}
+void PipelineScope::set_run_id(int64_t id) { g_run_id = id; }
+const std::string& current_pipeline() { return g_pipeline; }
+int64_t current_run_id() { return g_run_id; }
+
+}  // namespace tidemark::log

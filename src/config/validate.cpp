@@ -1,0 +1,383 @@
+// Meaning: walks the parsed tree, checks every key against the schema, expands ${ENV} in
+// values and builds the typed Config. All problems are collected and reported together,
+// each as `file:line: field.path: problem`.
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/reader.hpp"
+#include "tidemark/config.hpp"
+#include "tidemark/errors.hpp"
+#include "tidemark/strategy.hpp"
+#include "tidemark/util.hpp"
+#include "tidemark/writer.hpp"
+
+namespace tidemark {
+namespace {
+
+class Validator {
+ public:
+  explicit Validator(std::string file) : file_(std::move(file)) {}
+
+  Config run(const YAML::Node& root) {
+    Config cfg;
+    cfg.path = file_;
+    if (!expect_map(root, "(top level)")) return finish(cfg);
+    check_keys(root, "", {"version", "connections", "state", "pipelines"});
+    if (auto v = root["version"]) {
+      auto n = get_int(v, "version");
+      if (n && *n != 1) error(v, "version", "unsupported version " + std::to_string(*n) + " (this tidemark reads version 1)");
+    }
+    read_connections(root["connections"], cfg);
+    read_state(root["state"], cfg);
+    read_pipelines(root["pipelines"], cfg);
+    return finish(cfg);
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+
+  Config finish(Config& cfg) {
+    if (!errors_.empty()) {
+      std::string msg;
+      for (const auto& e : errors_) msg += (msg.empty() ? "" : "\n") + e;
+      throw ConfigError(msg);
+    }
+    return cfg;
+  }
+
+  std::string where(const YAML::Node& n) const {
+    if (n && n.Mark().line >= 0) return file_ + ":" + std::to_string(n.Mark().line + 1);
+    return file_;
+  }
+  void error(const YAML::Node& n, const std::string& path, const std::string& what) {
+    errors_.push_back(where(n) + ": " + path + ": " + what);
+  }
+
+  bool expect_map(const YAML::Node& n, const std::string& path) {
+    if (!n || !n.IsMap()) {
+      error(n, path, "must be a mapping (key: value)");
+      return false;
+    }
+    return true;
+  }
+
+  void check_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) {
+    for (const auto& kv : map) {
+      std::string k = kv.first.Scalar();
+      bool known = false;
+      for (const auto& a : allowed) known = known || a == k;
+      if (!known) {
+        std::string p = path.empty() ? k : path + "." + k;
+        error(kv.first, p, "unknown key" + did_you_mean(k, allowed));
+      }
+    }
+  }
+
+  static bool quoted(const YAML::Node& n) { return n.Tag() == "!"; }
+
+  std::optional<std::string> get_string(const YAML::Node& n, const std::string& path) {
+    if (!n.IsScalar()) {
+      error(n, path, "must be a string");
+      return std::nullopt;
+    }
+    try {
+      return expand_env(n.Scalar(), where(n) + ": " + path);
+    } catch (const ConfigError& e) {
+      errors_.push_back(e.what());
+      return std::nullopt;
+    }
+  }
+
+  std::optional<int64_t> get_int(const YAML::Node& n, const std::string& path) {
+    static const std::regex int_re(R"(-?[0-9]{1,18})");
+    if (!n.IsScalar() || quoted(n) || !std::regex_match(n.Scalar(), int_re)) {
+      error(n, path, "must be an integer");
+      return std::nullopt;
+    }
+    return std::stoll(n.Scalar());
+  }
+
+  std::vector<std::string> get_names(const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    if (n.IsScalar()) {  // `key: id` is accepted as `key: [id]`
+      if (auto s = get_string(n, path)) out.push_back(*s);
+      return out;
+    }
+    if (!n.IsSequence()) {
+      error(n, path, "must be a list of column names");
+      return out;
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = path + "[" + std::to_string(i) + "]";
+      if (auto s = get_string(n[i], p)) {
+        if (s->empty()) error(n[i], p, "empty column name");
+        else if (!seen.insert(*s).second) error(n[i], p, "duplicate column '" + *s + "'");
+        else out.push_back(*s);
+      }
+    }
+    if (n.size() == 0) error(n, path, "must not be empty");
+    return out;
+  }
+
+  std::optional<QualifiedName> get_table(const YAML::Node& n, const std::string& path) {
+    auto s = get_string(n, path);
+    if (!s) return std::nullopt;
+    std::string why;
+    auto q = QualifiedName::parse(*s, &why);
+    if (!q) error(n, path, "invalid table name '" + *s + "': " + why);
+    return q;
+  }
+
+  void read_connections(const YAML::Node& n, Config& cfg) {
+    if (!n) {
+      errors_.push_back(file_ + ": connections: required");
+      return;
+    }
+    if (!expect_map(n, "connections")) return;
+    for (const auto& kv : n) {
+      std::string name = kv.first.Scalar();
+      std::string p = "connections." + name;
+      if (auto dsn = get_string(kv.second, p)) {
+        if (dsn->empty()) error(kv.second, p, "empty connection string");
+        cfg.connections[name] = *dsn;
+      }
+    }
+  }
+
+  void read_state(const YAML::Node& n, Config& cfg) {
+    if (!n) return;
+    if (!expect_map(n, "state")) return;
+    check_keys(n, "state", {"connection", "schema"});
+    if (auto c = n["connection"]) {
+      if (auto s = get_string(c, "state.connection")) {
+        cfg.state.connection = *s;
+        check_connection(c, "state.connection", *s, cfg);
+      }
+    }
+    if (auto s = n["schema"]) {
+      if (auto v = get_string(s, "state.schema")) {
+        if (v->empty()) error(s, "state.schema", "must not be empty");
+        else cfg.state.schema = *v;
+      }
+    }
+  }
+
+  void check_connection(const YAML::Node& n, const std::string& path, const std::string& name, const Config& cfg) {
+    if (cfg.connections.count(name)) return;
+    std::vector<std::string> names;
+    for (const auto& kv : cfg.connections) names.push_back(kv.first);
+    error(n, path, "unknown connection '" + name + "'" + did_you_mean(name, names));
+  }
+
+  void read_pipelines(const YAML::Node& n, Config& cfg) {
+    if (!n) {
+      errors_.push_back(file_ + ": pipelines: required");
+      return;
+    }
+    if (!n.IsSequence() || n.size() == 0) {
+      error(n, "pipelines", "must be a non-empty list");
+      return;
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = "pipelines[" + std::to_string(i) + "]";
+      PipelineConfig pc;
+      if (read_pipeline(n[i], p, cfg, pc)) {
+        if (!names.insert(pc.name).second) error(n[i]["name"], p + ".name", "duplicate pipeline name '" + pc.name + "'");
+        cfg.pipelines.push_back(std::move(pc));
+      }
+    }
+  }
+
+  bool read_pipeline(const YAML::Node& n, const std::string& p, const Config& cfg, PipelineConfig& pc) {
+    if (!expect_map(n, p)) return false;
+    const size_t errors_before = errors_.size();
+    pc.loc = {file_, n.Mark().line + 1};
+    check_keys(n, p, {"name", "source", "detect", "target", "batch_size"});
+    static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");
+    if (auto nm = n["name"]) {
+      if (auto s = get_string(nm, p + ".name")) {
+        if (!std::regex_match(*s, name_re))
+          error(nm, p + ".name", "'" + *s + "' must be 1-63 letters, digits, '_', '.' or '-'");
+        pc.name = *s;
+      }
+    } else {
+      error(n, p + ".name", "required");
+    }
+    read_source(n["source"], p + ".source", n, cfg, pc.source);
+    read_detect(n["detect"], p + ".detect", n, pc.detect);
+    read_target(n["target"], p + ".target", n, cfg, pc.target);
+    if (auto b = n["batch_size"]) {
+      if (auto v = get_int(b, p + ".batch_size")) {
+        if (*v < 1) error(b, p + ".batch_size", "must be a positive number of rows");
+        else pc.batch_size = *v;
+      }
+    }
+    if (errors_.size() == errors_before) semantic_checks(n, p, cfg, pc);
+    return true;
+  }
+
+  void read_source(const YAML::Node& n, const std::string& p, const YAML::Node& parent, const Config& cfg, SourceConfig& s) {
+    if (!n) return error(parent, p, "required");
+    if (!expect_map(n, p)) return;
+    check_keys(n, p, {"connection", "table", "query", "columns"});
+    if (auto c = n["connection"]) {
+      if (auto v = get_string(c, p + ".connection")) {
+        s.connection = *v;
+        check_connection(c, p + ".connection", *v, cfg);
+      }
+    } else {
+      error(n, p + ".connection", "required");
+    }
+    if (n["table"] && n["query"]) error(n["query"], p, "give either table or query, not both");
+    else if (auto t = n["table"]) s.table = get_table(t, p + ".table");
+    else if (auto q = n["query"]) {
+      if (auto v = get_string(q, p + ".query")) {
+        std::string trimmed = *v;
+        while (!trimmed.empty() && (std::isspace(static_cast<unsigned char>(trimmed.back())) || trimmed.back() == ';'))
+          trimmed.pop_back();
+        if (trimmed.empty()) error(q, p + ".query", "must not be empty");
+        s.query = trimmed;
+      }
+    } else {
+      error(n, p + ".table", "required (or source.query)");
+    }
+    if (auto c = n["columns"]) s.columns = get_names(c, p + ".columns");
+  }
+
+  void read_detect(const YAML::Node& n, const std::string& p, const YAML::Node& parent, DetectConfig& d) {
+    if (!n) return error(parent, p, "required");
+    if (!expect_map(n, p)) return;
+    d.loc = {file_, n.Mark().line + 1};
+    check_keys(n, p, {"strategy", "cursor", "lookback", "settle", "null_cursor"});
+    if (auto s = n["strategy"]) {
+      if (auto v = get_string(s, p + ".strategy")) {
+        d.strategy = *v;
+        if (!find_strategy(*v))
+          error(s, p + ".strategy", "unknown strategy '" + *v + "'" + did_you_mean(*v, strategy_names()) +
+                                        "; one of: " + join(strategy_names()));
+      }
+    } else {
+      error(n, p + ".strategy", "required");
+    }
+    if (auto c = n["cursor"]) {
+      if (auto v = get_string(c, p + ".cursor")) d.cursor = *v;
+    }
+    if (auto l = n["lookback"]) {
+      if (auto v = get_string(l, p + ".lookback")) d.lookback = *v;
+    }
+    if (auto s = n["settle"]) {
+      if (auto v = get_string(s, p + ".settle")) {
+        auto us = parse_duration_us(*v);
+        if (!us) error(s, p + ".settle", "'" + *v + "' is not a duration like 30s, 5m, 1h");
+        else d.settle_seconds = *us / 1000000;
+      }
+    }
+    if (auto nc = n["null_cursor"]) {
+      if (auto v = get_string(nc, p + ".null_cursor")) {
+        if (*v == "warn") d.null_cursor = NullCursor::kWarn;
+        else if (*v == "include") d.null_cursor = NullCursor::kInclude;
+        else error(nc, p + ".null_cursor", "must be warn or include" + did_you_mean(*v, {"warn", "include"}));
+      }
+    }
+  }
+
+  void read_target(const YAML::Node& n, const std::string& p, const YAML::Node& parent, const Config& cfg, TargetConfig& t) {
+    if (!n) return error(parent, p, "required");
+    if (!expect_map(n, p)) return;
+    t.loc = {file_, n.Mark().line + 1};
+    check_keys(n, p, {"connection", "table", "key", "write"});
+    if (auto c = n["connection"]) {
+      if (auto v = get_string(c, p + ".connection")) {
+        t.connection = *v;
+        check_connection(c, p + ".connection", *v, cfg);
+      }
+    } else {
+      error(n, p + ".connection", "required");
+    }
+    if (auto tb = n["table"]) {
+      if (auto q = get_table(tb, p + ".table")) t.table = *q;
+    } else {
+      error(n, p + ".table", "required");
+    }
+    if (auto k = n["key"]) t.key = get_names(k, p + ".key");
+    if (auto w = n["write"]) {
+      if (auto v = get_string(w, p + ".write")) {
+        t.write = *v;
+        if (!find_writer(*v))
+          error(w, p + ".write", "unknown write mode '" + *v + "'" + did_you_mean(*v, writer_names()) +
+                                     "; one of: " + join(writer_names()));
+      }
+    }
+  }
+
+  // Cross-field rules, once every field parsed cleanly; the strategy and the write mode
+  // each state their own requirements.
+  void semantic_checks(const YAML::Node& n, const std::string& p, const Config& cfg, PipelineConfig& pc) {
+    const Strategy& strategy = *find_strategy(pc.detect.strategy);
+    if (pc.target.write.empty()) pc.target.write = strategy.default_write();
+    const Writer& writer = *find_writer(pc.target.write);
+    auto report = [&](const std::string& field, const std::string& what) {
+      YAML::Node at = n;
+      std::string rel = field.substr(0, field.find('.'));
+      std::string leaf = field.substr(field.find('.') + 1);
+      if (n[rel] && n[rel][leaf]) at = n[rel][leaf];
+      else if (n[rel]) at = n[rel];
+      error(at, p + "." + field, what);
+    };
+    for (const auto& [field, what] : strategy.check(pc)) report(field, what);
+    for (const auto& [field, what] : writer.check(pc, cfg.state_with_target(pc))) report(field, what);
+    const auto& cols = pc.source.columns;
+    if (!cols.empty()) {
+      auto in_cols = [&](const std::string& c) { return std::find(cols.begin(), cols.end(), c) != cols.end(); };
+      if (!pc.detect.cursor.empty() && !in_cols(pc.detect.cursor))
+        report("source.columns", "the cursor column '" + pc.detect.cursor + "' must be among the columns");
+      for (const auto& k : pc.target.key)
+        if (!in_cols(k)) report("source.columns", "the key column '" + k + "' must be among the columns");
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  }
+};
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& name) {
+  YAML::Node root = config::read_document(text, name);
+  return Validator(name).run(root);
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+const PipelineConfig* Config::find(const std::string& name) const {
+  for (const auto& p : pipelines)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const std::string& Config::state_connection(const PipelineConfig& p) const {
+  return state.connection.empty() ? p.target.connection : state.connection;
+}
+
+bool Config::state_with_target(const PipelineConfig& p) const {
+  if (state.connection.empty() || state.connection == p.target.connection) return true;
+  // Two names for the same DSN are the same database.
+  auto a = connections.find(state.connection), b = connections.find(p.target.connection);
+  return a != connections.end() && b != connections.end() && a->second == b->second;
+}
+
+}  // namespace tidemark

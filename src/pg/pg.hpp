@@ -1,0 +1,158 @@
+// The Postgres layer: the only code that includes libpqxx. It turns libpqxx exceptions into
+// tidemark errors that name the connection by its config name, never its DSN.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "tidemark/errors.hpp"
+#include "tidemark/plan.hpp"
+#include "tidemark/writer.hpp"
+
+namespace tidemark::pg {
+
+// Rethrows the exception in flight as a RunError prefixed with `where` (tidemark errors pass
+// through unchanged). Call only inside a catch block.
+[[noreturn]] void translate(const std::string& where);
+
+// A PostgreSQL array literal ('{"a","b"}' text) of the given elements.
+std::string array_literal(const std::vector<std::string>& items);
+
+class Connection {
+ public:
+  // `role` becomes the session's application_name ("tidemark-source" marks read-only
+  // sessions that in-flight tracking may ignore).
+  Connection(std::string name, const std::string& dsn, const std::string& role);
+  pqxx::connection& raw() { return *conn_; }
+  const std::string& name() const { return name_; }
+  // The statement with every value escaped by this connection (for COPY and control SQL).
+  std::string render(const Sql& sql);
+  int server_version() const { return conn_->server_version(); }
+
+ private:
+  std::string name_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+// Receives COPY text lines (without the trailing newline).
+using LineSink = std::function<void(const std::string&)>;
+
+// The source side of a run: describes the source, observes in-flight transactions, and reads
+// the delta inside one REPEATABLE READ READ ONLY snapshot.
+class Source {
+ public:
+  explicit Source(Connection& c) : c_(c) {}
+  ~Source();
+
+  SourceShape describe(const PipelineConfig& p);
+
+  struct BeforeSnapshot {
+    std::optional<std::string> horizon;
+    std::vector<SessionRef> sessions;  // sessions of this database inside a transaction
+    int64_t hidden_sessions = 0;       // sessions this role may not inspect
+    std::vector<std::string> prepared; // prepared transactions of this database (32-bit xids)
+  };
+  // Autocommit statement that must run before the snapshot is taken.
+  BeforeSnapshot observe_before(const std::optional<Sql>& horizon);
+
+  struct Snapshot {
+    std::vector<std::string> xip;     // every in-progress xid (xid8) of the cluster
+    std::vector<std::string> db_xip;  // those that belong to this database
+  };
+  Snapshot begin_snapshot();
+
+  std::optional<Tuple> query_tuple(const Sql& sql);
+  // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
+  bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
+  bool value_at_most(const std::string& a, const std::string& b, const std::string& type);
+  int64_t copy_out(const Sql& select, const LineSink& sink);
+  void finish();
+
+ private:
+  Connection& c_;
+  std::unique_ptr<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>> tx_;
+};
+
+// The target side: one transaction that stages, applies and (by default) stores state.
+class Target {
+ public:
+  explicit Target(Connection& c) : c_(c) {}
+  ~Target();
+  void begin();
+  pqxx::transaction_base& tx() { return *tx_; }
+  // Columns of the target table (throws RunError when it does not exist).
+  std::vector<std::string> columns(const QualifiedName& table);
+  // True when `key` is exactly a primary key or unique constraint of the table.
+  bool key_is_unique(const QualifiedName& table, const std::vector<std::string>& key);
+  void create_stage(const std::string& stage, const QualifiedName& target, const std::vector<std::string>& cols);
+
+  // A COPY FROM STDIN into the staging table; write() each line, then complete().
+  class CopyIn {
+   public:
+    CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols);
+    ~CopyIn();
+    void write(const std::string& line);
+    void complete();
+
+   private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+
+  int64_t exec(const Sql& sql);
+  void commit();
+  void abort();
+
+ private:
+  Connection& c_;
+  std::unique_ptr<pqxx::work> tx_;
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string status;  // running | succeeded | failed
+  int64_t rows_read = 0, rows_written = 0, rows_deleted = 0;
+  std::optional<Watermark> watermark_after;
+  std::string error;
+};
+
+struct StatusRow {
+  std::string pipeline;
+  bool has_state = false;
+  std::string strategy;
+  Watermark watermark;
+  std::string state_updated_at;
+  int64_t last_run_id = 0;
+  std::string last_mode, last_status, last_started, last_finished, last_error;
+  int64_t last_rows_read = 0, last_rows_written = 0;
+};
+
+// tidemark.pipeline_state / tidemark.runs in the state database, and the per-pipeline
+// advisory lock (session level, on this connection).
+class StateStore {
+ public:
+  StateStore(Connection& c, std::string schema) : c_(c), schema_(std::move(schema)) {}
+  void ensure_schema();
+  bool try_lock(const std::string& pipeline);
+  void unlock(const std::string& pipeline);
+  StoredState load(const std::string& pipeline);
+  int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
+  // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
+  void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
+            const StoredState& seen, const Watermark& next);
+  void finish_run(pqxx::transaction_base& tx, const RunRecord& r);
+  void finish_run(const RunRecord& r);  // in its own transaction
+  std::vector<StatusRow> status(const std::vector<std::string>& pipelines);
+  const std::string& schema() const { return schema_; }
+
+ private:
+  std::string table(const std::string& t) const;
+  Connection& c_;
+  std::string schema_;
+};
+
+}  // namespace tidemark::pg

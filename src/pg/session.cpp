@@ -1,0 +1,68 @@
+// Connections and the translation of libpqxx errors into tidemark errors.
+#include <spdlog/spdlog.h>
+
+#include "pg/pg.hpp"
+#include "tidemark/util.hpp"
+
+namespace tidemark::pg {
+
+static std::string first_lines(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n') c = ' ';
+  return s;
+}
+
+void translate(const std::string& where) {
+  try {
+    throw;
+  } catch (const RunError&) {
+    throw;
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const LockBusy&) {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw RunError(where + ": connection lost: " + first_lines(redact_text(e.what())));
+  } catch (const pqxx::sql_error& e) {
+    std::string state = e.sqlstate().empty() ? "" : " [SQLSTATE " + e.sqlstate() + "]";
+    throw RunError(where + ": " + first_lines(redact_text(e.what())) + state);
+  } catch (const pqxx::failure& e) {
+    throw RunError(where + ": " + first_lines(redact_text(e.what())));
+  } catch (const std::exception& e) {
+    throw RunError(where + ": " + first_lines(redact_text(e.what())));
+  }
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+Connection::Connection(std::string name, const std::string& dsn, const std::string& role) : name_(std::move(name)) {
+  try {
+    conn_ = std::make_unique<pqxx::connection>(dsn);
+    // Fixed output formats on every session, so values move between servers and into the
+    // watermark exactly (UTC timestamps, ISO dates, full float precision).
+    pqxx::nontransaction tx(*conn_);
+    tx.exec("SET application_name = " + tx.quote(role) +
+            "; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
+            "; SET extra_float_digits = 3; SET bytea_output = 'hex'");
+  } catch (...) {
+    translate("connection '" + name_ + "'");
+  }
+}
+
+std::string Connection::render(const Sql& sql) {
+  return sql.render([this](const SqlValue& v) { return v ? conn_->quote(*v) : std::string("NULL"); });
+}
+
+}  // namespace tidemark::pg

@@ -1,0 +1,188 @@
+// Reading the source: its shape, the in-flight observations and the delta, all but the
+// first observation inside one REPEATABLE READ READ ONLY snapshot.
+#include <nlohmann/json.hpp>
+
+#include "pg/pg.hpp"
+#include "strategy/cursor.hpp"
+#include "tidemark/util.hpp"
+
+namespace tidemark::pg {
+
+using nlohmann::json;
+
+Source::~Source() = default;
+
+static std::vector<std::string> json_strings(const pqxx::field& f) {
+  std::vector<std::string> out;
+  for (const auto& v : json::parse(f.c_str())) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  return out;
+}
+
+SourceShape Source::describe(const PipelineConfig& p) {
+  const std::string where = "source '" + c_.name() + "' of pipeline " + p.name;
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    std::string from = strategy::source_from(p.source);
+    pqxx::result r;
+    try {
+      r = tx.exec("SELECT * FROM " + from + " LIMIT 0");
+    } catch (const pqxx::undefined_table&) {
+      throw RunError(where + ": table " + p.source.table->display() + " does not exist");
+    }
+    std::vector<std::string> oids;
+    for (pqxx::row::size_type i = 0; i < r.columns(); ++i) oids.push_back(std::to_string(r.column_type(i)));
+    const std::string arr = array_literal(oids);
+    pqxx::result types =
+        tx.exec("SELECT format_type(t, NULL) FROM unnest(" + tx.quote(arr) + "::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i");
+    std::vector<ColumnInfo> all;
+    for (pqxx::row::size_type i = 0; i < r.columns(); ++i) all.push_back({r.column_name(i), types[i][0].c_str()});
+
+    SourceShape shape;
+    if (p.source.columns.empty()) {
+      shape.columns = all;
+    } else {
+      std::vector<std::string> names;
+      for (const auto& c : all) names.push_back(c.name);
+      for (const auto& want : p.source.columns) {
+        const ColumnInfo* found = nullptr;
+        for (const auto& c : all)
+          if (c.name == want) found = &c;
+        if (!found) throw RunError(where + ": the source has no column '" + want + "'" + did_you_mean(want, names));
+        shape.columns.push_back(*found);
+      }
+    }
+    if (p.source.table && !p.detect.cursor.empty()) {
+      pqxx::result s = tx.exec("SELECT q.seq, ps.seqcache FROM (SELECT pg_get_serial_sequence(" +
+                               tx.quote(p.source.table->quoted()) + ", " + tx.quote(p.detect.cursor) +
+                               ") AS seq) q LEFT JOIN pg_sequence ps ON ps.seqrelid = to_regclass(q.seq)");
+      if (!s.empty() && !s[0][0].is_null()) {
+        shape.cursor_sequence = s[0][0].c_str();
+        shape.sequence_cache = s[0][1].is_null() ? 1 : s[0][1].as<int64_t>();
+      }
+    }
+    if (p.source.table && !p.target.key.empty()) {
+      const std::string keys = array_literal(p.target.key);
+      // The key is the source's primary key or a unique constraint: no duplicates to drop.
+      pqxx::result u = tx.exec(
+          "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(" +
+          tx.quote(p.source.table->quoted()) +
+          ") AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+          "(SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
+          "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = "
+          "(SELECT array_agg(k ORDER BY k) FROM unnest(" + tx.quote(keys) + "::text[]) AS k))");
+      shape.key_unique = u[0][0].as<bool>();
+    }
+    return shape;
+  } catch (...) {
+    translate(where);
+  }
+}
+
+Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    std::string h = horizon ? "(" + c_.render(*horizon) + ")::text" : "NULL::text";
+    pqxx::row r = tx.exec1(
+        "SELECT " + h +
+        ", (SELECT coalesce(json_agg(json_build_array(pid, (extract(epoch FROM xact_start) * 1000000)::bigint::text)), "
+        "'[]')::text FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND xact_start IS NOT NULL AND backend_type = 'client backend' "
+        "AND application_name IS DISTINCT FROM 'tidemark-source')"
+        ", (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query = '<insufficient privilege>')"
+        ", (SELECT coalesce(json_agg(transaction::text), '[]')::text FROM pg_prepared_xacts "
+        "WHERE database = current_database())");
+    BeforeSnapshot b;
+    if (!r[0].is_null()) b.horizon = r[0].c_str();
+    for (const auto& s : json::parse(r[1].c_str())) b.sessions.push_back({s[0].get<int64_t>(), s[1].get<std::string>()});
+    b.hidden_sessions = r[2].as<int64_t>();
+    b.prepared = json_strings(r[3]);
+    return b;
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+Source::Snapshot Source::begin_snapshot() {
+  try {
+    tx_ = std::make_unique<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(c_.raw());
+    // The first statement fixes the transaction's snapshot; the xip list is that snapshot's.
+    pqxx::row r = tx_->exec1(
+        "WITH x AS (SELECT pg_snapshot_xip(pg_current_snapshot()) AS xid) "
+        "SELECT (SELECT coalesce(json_agg(xid::text), '[]') FROM x)::text, "
+        "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
+        "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL "
+        "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text");
+    return {json_strings(r[0]), json_strings(r[1])};
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+std::optional<Tuple> Source::query_tuple(const Sql& sql) {
+  try {
+    pqxx::result r = tx_->exec(c_.render(sql));
+    if (r.empty()) return std::nullopt;
+    Tuple t;
+    for (pqxx::row::size_type i = 0; i < r.columns(); ++i) {
+      if (r[0][i].is_null())
+        throw RunError("source '" + c_.name() + "': column '" + r.column_name(i) +
+                       "' is NULL in the row with the largest cursor; cursor keys must not be NULL");
+      t.push_back(r[0][i].c_str());
+    }
+    return t;
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+bool Source::tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types) {
+  const size_t n = std::min({a.size(), b.size(), types.size()});
+  Sql s("SELECT ROW(");
+  for (size_t i = 0; i < n; ++i) s.text(i ? ", CAST(" : "CAST(").value(a[i]).text(" AS " + types[i] + ")");
+  s.text(") >= ROW(");
+  for (size_t i = 0; i < n; ++i) s.text(i ? ", CAST(" : "CAST(").value(b[i]).text(" AS " + types[i] + ")");
+  s.text(")");
+  try {
+    return tx_->exec1(c_.render(s))[0].as<bool>();
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+bool Source::value_at_most(const std::string& a, const std::string& b, const std::string& type) {
+  Sql s("SELECT CAST(");
+  s.value(a).text(" AS " + type + ") <= CAST(").value(b).text(" AS " + type + ")");
+  try {
+    return tx_->exec1(c_.render(s))[0].as<bool>();
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+int64_t Source::copy_out(const Sql& select, const LineSink& sink) {
+  try {
+    pqxx::stream_from in(*tx_, "(" + c_.render(select) + ")");
+    std::string line;
+    int64_t rows = 0;
+    while (in.get_raw_line(line)) {
+      sink(line);
+      ++rows;
+    }
+    in.complete();
+    return rows;
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+void Source::finish() {
+  try {
+    if (tx_) tx_->commit();
+    tx_.reset();
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+}  // namespace tidemark::pg

@@ -1,0 +1,194 @@
+// tidemark.pipeline_state and tidemark.runs, and the per-pipeline advisory lock.
+#include <unistd.h>
+
+#include "pg/pg.hpp"
+
+namespace tidemark::pg {
+
+std::string StateStore::table(const std::string& t) const { return quote_ident(schema_) + "." + quote_ident(t); }
+
+void StateStore::ensure_schema() {
+  try {
+    {
+      pqxx::nontransaction tx(c_.raw());
+      pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
+                             tx.quote(table("runs")) + ") IS NOT NULL");
+      if (r[0].as<bool>()) return;  // the common case: one cheap query per run
+    }
+    pqxx::work tx(c_.raw());
+    // Serialise concurrent first runs: CREATE … IF NOT EXISTS races on the catalog otherwise.
+    tx.exec("SELECT pg_advisory_xact_lock(hashtextextended(" + tx.quote("tidemark-schema:" + schema_) + ", 0))");
+    tx.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema_));
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("pipeline_state") +
+            " (pipeline text PRIMARY KEY, strategy text NOT NULL, watermark jsonb,"
+            " version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("runs") +
+            " (run_id bigserial PRIMARY KEY, pipeline text NOT NULL, mode text NOT NULL,"
+            " started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,"
+            " status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
+            " watermark_before jsonb, watermark_after jsonb, error text, host text, pid integer)");
+    tx.exec("CREATE INDEX IF NOT EXISTS runs_pipeline_run_id ON " + table("runs") + " (pipeline, run_id DESC)");
+    tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "' (schema " + schema_ + ")");
+  }
+}
+
+bool StateStore::try_lock(const std::string& pipeline) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    return tx.exec1("SELECT pg_try_advisory_lock(hashtextextended(" + tx.quote("tidemark:" + schema_ + ":" + pipeline) +
+                    ", 0))")[0]
+        .as<bool>();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+void StateStore::unlock(const std::string& pipeline) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    tx.exec("SELECT pg_advisory_unlock(hashtextextended(" + tx.quote("tidemark:" + schema_ + ":" + pipeline) + ", 0))");
+  } catch (...) {  // a lost connection released the lock already
+  }
+}
+
+StoredState StateStore::load(const std::string& pipeline) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    StoredState s;
+    // A dry run before the first real run finds no state tables: that is "no state yet".
+    if (tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NULL")[0].as<bool>()) return s;
+    pqxx::result r = tx.exec("SELECT strategy, version, watermark::text FROM " + table("pipeline_state") +
+                             " WHERE pipeline = " + tx.quote(pipeline));
+    if (r.empty()) return s;
+    s.exists = true;
+    s.strategy = r[0][0].c_str();
+    s.version = r[0][1].as<int64_t>();
+    if (!r[0][2].is_null()) {
+      try {
+        s.watermark = Watermark::from_json(nlohmann::json::parse(r[0][2].c_str()));
+      } catch (const nlohmann::json::exception& e) {
+        throw RunError(std::string("stored watermark is not valid JSON: ") + e.what());
+      }
+    }
+    return s;
+  } catch (...) {
+    translate("state of pipeline " + pipeline);
+  }
+}
+
+int64_t StateStore::start_run(const std::string& pipeline, const std::string& mode, const Watermark& before) {
+  try {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    pqxx::work tx(c_.raw());
+    // We hold the pipeline's lock, so a run still marked running was killed.
+    tx.exec("UPDATE " + table("runs") + " SET status = 'abandoned', finished_at = clock_timestamp()," +
+            " error = 'the process ended without finishing the run' WHERE pipeline = " + tx.quote(pipeline) +
+            " AND status = 'running'");
+    pqxx::row r = tx.exec1("INSERT INTO " + table("runs") +
+                           " (pipeline, mode, status, watermark_before, host, pid) VALUES (" + tx.quote(pipeline) + ", " +
+                           tx.quote(mode) + ", 'running', " + tx.quote(before.to_json().dump()) + "::jsonb, " +
+                           tx.quote(std::string(host)) + ", " + std::to_string(getpid()) + ") RETURNING run_id");
+    tx.commit();
+    return r[0].as<int64_t>();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+void StateStore::save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
+                      const StoredState& seen, const Watermark& next) {
+  try {
+    const std::string wm = tx.quote(next.to_json().dump()) + "::jsonb";
+    pqxx::result r;
+    if (!seen.exists) {
+      r = tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version) VALUES (" +
+                  tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + wm + ", 1) ON CONFLICT (pipeline) DO NOTHING");
+    } else {
+      r = tx.exec("UPDATE " + table("pipeline_state") + " SET strategy = " + tx.quote(strategy) + ", watermark = " + wm +
+                  ", version = version + 1, updated_at = now() WHERE pipeline = " + tx.quote(pipeline) +
+                  " AND version = " + std::to_string(seen.version));
+    }
+    if (r.affected_rows() != 1)
+      throw StateConflict("pipeline " + pipeline +
+                          ": its state changed while this run was working (another run moved it); nothing was committed");
+  } catch (...) {
+    translate("state of pipeline " + pipeline);
+  }
+}
+
+void StateStore::finish_run(pqxx::transaction_base& tx, const RunRecord& r) {
+  try {
+    std::string wm = r.watermark_after ? tx.quote(r.watermark_after->to_json().dump()) + "::jsonb" : "NULL";
+    tx.exec("UPDATE " + table("runs") + " SET finished_at = clock_timestamp(), status = " + tx.quote(r.status) +
+            ", rows_read = " + std::to_string(r.rows_read) + ", rows_written = " + std::to_string(r.rows_written) +
+            ", rows_deleted = " + std::to_string(r.rows_deleted) + ", watermark_after = " + wm +
+            ", error = " + (r.error.empty() ? std::string("NULL") : tx.quote(r.error)) +
+            " WHERE run_id = " + std::to_string(r.id));
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+void StateStore::finish_run(const RunRecord& r) {
+  try {
+    pqxx::work tx(c_.raw());
+    finish_run(tx, r);
+    tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+std::vector<StatusRow> StateStore::status(const std::vector<std::string>& pipelines) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    pqxx::result exists = tx.exec("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
+                                  tx.quote(table("runs")) + ") IS NOT NULL");
+    std::vector<StatusRow> out;
+    if (!exists[0][0].as<bool>()) {
+      for (const auto& p : pipelines) {
+        StatusRow row;
+        row.pipeline = p;
+        out.push_back(row);
+      }
+      return out;
+    }
+    pqxx::result r = tx.exec(
+        "SELECT p.name, s.strategy, s.watermark::text, to_char(s.updated_at, 'YYYY-MM-DD HH24:MI:SS'), r.run_id, r.mode,"
+        " r.status, to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(r.finished_at, 'YYYY-MM-DD HH24:MI:SS'),"
+        " r.rows_read, r.rows_written, r.error"
+        " FROM unnest(" + tx.quote(array_literal(pipelines)) + "::text[]) WITH ORDINALITY AS p(name, i)"
+        " LEFT JOIN " + table("pipeline_state") + " s ON s.pipeline = p.name"
+        " LEFT JOIN LATERAL (SELECT * FROM " + table("runs") + " x WHERE x.pipeline = p.name ORDER BY x.run_id DESC LIMIT 1) r ON true"
+        " ORDER BY p.i");
+    for (const auto& row : r) {
+      StatusRow s;
+      s.pipeline = row[0].c_str();
+      s.has_state = !row[1].is_null();
+      if (s.has_state) {
+        s.strategy = row[1].c_str();
+        if (!row[2].is_null()) s.watermark = Watermark::from_json(nlohmann::json::parse(row[2].c_str()));
+        s.state_updated_at = row[3].c_str();
+      }
+      if (!row[4].is_null()) {
+        s.last_run_id = row[4].as<int64_t>();
+        s.last_mode = row[5].c_str();
+        s.last_status = row[6].c_str();
+        s.last_started = row[7].c_str();
+        s.last_finished = row[8].is_null() ? "" : row[8].c_str();
+        s.last_rows_read = row[9].is_null() ? 0 : row[9].as<int64_t>();
+        s.last_rows_written = row[10].is_null() ? 0 : row[10].as<int64_t>();
+        s.last_error = row[11].is_null() ? "" : row[11].c_str();
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+}  // namespace tidemark::pg

@@ -1,0 +1,107 @@
+// Writing the target: staging table, COPY FROM STDIN, set-based apply, one transaction.
+#include "pg/pg.hpp"
+
+#include <pqxx/tablewriter>
+
+namespace tidemark::pg {
+
+Target::~Target() = default;
+
+void Target::begin() {
+  try {
+    tx_ = std::make_unique<pqxx::work>(c_.raw());
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+std::vector<std::string> Target::columns(const QualifiedName& table) {
+  try {
+    pqxx::result r = tx_->exec(
+        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(" + tx_->quote(table.quoted()) +
+        ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+    if (r.empty())
+      throw RunError("target '" + c_.name() + "': table " + table.display() +
+                     " does not exist; create it with the source's columns and key first");
+    std::vector<std::string> out;
+    for (const auto& row : r) out.push_back(row[0].c_str());
+    return out;
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+bool Target::key_is_unique(const QualifiedName& table, const std::vector<std::string>& key) {
+  try {
+    pqxx::row r = tx_->exec1(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(" + tx_->quote(table.quoted()) +
+        ") AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+        "(SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
+        "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = "
+        "(SELECT array_agg(k ORDER BY k) FROM unnest(" + tx_->quote(array_literal(key)) + "::text[]) AS k))");
+    return r[0].as<bool>();
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+void Target::create_stage(const std::string& stage, const QualifiedName& target, const std::vector<std::string>& cols) {
+  try {
+    // The target's own column types, so COPY parses values exactly as the target stores them.
+    tx_->exec("CREATE TEMP TABLE " + stage + " ON COMMIT DROP AS SELECT " + ident_list(cols) + " FROM " +
+              target.quoted() + " WITH NO DATA");
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+// tablewriter is deprecated in libpqxx 6.4 but is the only public way to send a raw COPY
+// line there (stream_to::write_raw_line is private); rows pass through without parsing.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+struct Target::CopyIn::Impl {
+  pqxx::tablewriter writer;
+  Impl(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols)
+      : writer(tx, stage, cols.begin(), cols.end()) {}
+};
+#pragma GCC diagnostic pop
+
+Target::CopyIn::CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols) {
+  std::vector<std::string> quoted;
+  for (const auto& c : cols) quoted.push_back(quote_ident(c));
+  impl_ = std::make_unique<Impl>(tx, stage, quoted);
+}
+
+Target::CopyIn::~CopyIn() = default;
+
+void Target::CopyIn::write(const std::string& line) { impl_->writer.write_raw_line(line); }
+
+void Target::CopyIn::complete() { impl_->writer.complete(); }
+
+int64_t Target::exec(const Sql& sql) {
+  try {
+    return static_cast<int64_t>(tx_->exec(c_.render(sql)).affected_rows());
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+void Target::commit() {
+  try {
+    tx_->commit();
+    tx_.reset();
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
+void Target::abort() {
+  if (!tx_) return;
+  try {
+    tx_->abort();
+  } catch (...) {  // the connection may already be gone; the server rolls back for us
+  }
+  tx_.reset();
+}
+
+}  // namespace tidemark::pg

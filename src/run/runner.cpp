@@ -1,0 +1,311 @@
+// One run of one pipeline, step by step (docs/architecture.md has the picture). The data
+// and the new watermark commit in one target transaction; when the state lives elsewhere,
+// the state commits after the data, which only idempotent write modes allow.
+#include "tidemark/runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "pg/pg.hpp"
+#include "tidemark/errors.hpp"
+#include "tidemark/log.hpp"
+#include "tidemark/strategy.hpp"
+#include "tidemark/util.hpp"
+#include "tidemark/writer.hpp"
+
+namespace tidemark {
+namespace {
+
+const char* kStage = "_tm_stage";
+
+const char* mode_name(RunMode m) {
+  switch (m) {
+    case RunMode::kIncremental: return "incremental";
+    case RunMode::kRange: return "range";
+    case RunMode::kFullRefresh: return "full_refresh";
+  }
+  return "?";
+}
+
+// Test hook (docs/reliability.md): TIDEMARK_FAULT=<point> fails the run there,
+// TIDEMARK_FAULT=<point>:kill kills the process there, as a crash would.
+void fault_point(const char* point) {
+  const char* f = std::getenv("TIDEMARK_FAULT");
+  if (!f) return;
+  std::string spec = f;
+  std::string where = spec.substr(0, spec.find(':'));
+  if (where != point) return;
+  if (spec.size() > where.size() && spec.substr(where.size() + 1) == "kill") std::raise(SIGKILL);
+  throw RunError(std::string("injected fault at ") + point);
+}
+
+std::string tuple_text(const std::optional<Tuple>& t) {
+  if (!t) return "-";
+  std::string out;
+  for (size_t i = 0; i < t->size(); ++i) out += (i ? ", " : "") + (*t)[i];
+  return t->size() == 1 ? out : "(" + out + ")";
+}
+
+struct Connections {
+  std::unique_ptr<pg::Connection> source, target, state_own;
+  pg::Connection* state = nullptr;
+};
+
+Connections connect(const Config& cfg, const PipelineConfig& p) {
+  Connections c;
+  const bool shared = cfg.state_with_target(p);
+  c.target = std::make_unique<pg::Connection>(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
+  if (shared) {
+    c.state = c.target.get();
+  } else {
+    const std::string& name = cfg.state_connection(p);
+    c.state_own = std::make_unique<pg::Connection>(name, cfg.connections.at(name), "tidemark");
+    c.state = c.state_own.get();
+  }
+  c.source = std::make_unique<pg::Connection>(p.source.connection, cfg.connections.at(p.source.connection),
+                                              "tidemark-source");
+  return c;
+}
+
+// Reads the snapshot-side facts the watermark rule needs (docs/correctness.md).
+Observation observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st, bool warn_hidden) {
+  Observation obs;
+  obs.columns = plan.tuple_columns;
+  pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon);
+  pg::Source::Snapshot snap = src.begin_snapshot();
+  fault_point("after_snapshot");
+  if (before.hidden_sessions > 0 && warn_hidden)
+    spdlog::warn(
+        "the source role cannot see {} other session(s) in pg_stat_activity; in-flight safety falls back to the "
+        "snapshot's transaction ids for them (GRANT pg_read_all_stats TO <role> closes this)",
+        before.hidden_sessions);
+  obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
+  obs.in_flight.sessions = before.sessions;
+  obs.pending_ended =
+      st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, before.sessions, !before.prepared.empty());
+  std::optional<Tuple> high = src.query_tuple(plan.high_query);
+  const bool reset = plan.mode == RunMode::kFullRefresh;
+  if (high && st.watermark.high && !reset && !src.tuple_at_least(*high, *st.watermark.high, plan.tuple_types))
+    high.reset();  // rows were deleted at the source: the high mark never moves back
+  if (high) {
+    obs.high = high;
+    if (before.horizon) {
+      const bool within = src.value_at_most((*high)[0], *before.horizon, plan.tuple_types[0]);
+      obs.candidate = within ? *high : Tuple{*before.horizon};
+    } else {
+      obs.candidate = high;
+      obs.lag = true;
+    }
+  }
+  if (!obs.in_flight.empty())
+    spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
+                  obs.in_flight.sessions.size());
+  return obs;
+}
+
+void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPlan& plan, const WriteInput& wi,
+                const Writer& writer) {
+  std::cout << "pipeline " << p.name << " (strategy " << p.detect.strategy << ", write " << writer.name() << ", "
+            << mode_name(plan.mode) << ")\n";
+  std::cout << "  watermark: high " << tuple_text(st.watermark.high) << ", safe " << tuple_text(st.watermark.safe)
+            << (st.exists ? ", version " + std::to_string(st.version) : ", no state yet") << "\n";
+  std::cout << "  window:    " << plan.window << "\n";
+  std::cout << "  extract:   COPY (" << plan.select.display() << ") TO STDOUT\n";
+  if (!plan.high_query.empty()) std::cout << "  high mark: " << plan.high_query.display() << "\n";
+  for (const auto& s : writer.statements(wi)) std::cout << "  apply:     " << s.sql.display() << "\n";
+  std::cout << "  (dry run: nothing was written)\n";
+}
+
+PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
+  log::PipelineScope scope(p.name);
+  PipelineResult res;
+  res.pipeline = p.name;
+  const auto t0 = std::chrono::steady_clock::now();
+  const Strategy& strategy = *find_strategy(p.detect.strategy);
+  const RunRequest& req = opts.request;
+
+  Connections conns = connect(cfg, p);
+  pg::StateStore store(*conns.state, cfg.state.schema);
+  if (!opts.dry_run) store.ensure_schema();
+  if (!opts.dry_run && !store.try_lock(p.name))
+    throw LockBusy("pipeline " + p.name + " is already running (advisory lock held); skipped");
+  struct Unlock {
+    pg::StateStore& s;
+    const std::string& n;
+    bool on;
+    ~Unlock() {
+      if (on) s.unlock(n);
+    }
+  } unlock{store, p.name, !opts.dry_run};
+
+  StoredState st = store.load(p.name);
+  if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
+    throw RunError("pipeline " + p.name + ": its stored watermark belongs to strategy " + st.strategy +
+                   ", the config now says " + p.detect.strategy + "; run once with --full-refresh to start over");
+  res.before = st.watermark;
+
+  pg::Source src(*conns.source);
+  SourceShape shape = src.describe(p);
+  ExtractPlan plan = strategy.plan({p, shape, st, req});
+  res.window = plan.window;
+  const Writer& writer = plan.replace_target ? *find_writer("full_refresh") : *find_writer(p.target.write);
+  WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
+                !shape.key_unique};
+  if (opts.dry_run) {
+    print_plan(p, st, plan, wi, writer);
+    return res;
+  }
+
+  res.run_id = store.start_run(p.name, mode_name(req.mode), st.watermark);
+  log::PipelineScope::set_run_id(res.run_id);
+  spdlog::debug("window: {}", plan.window);
+  pg::Target tgt(*conns.target);
+  try {
+    const bool tracks = plan.moves_watermark && strategy.has_cursor();
+    Observation obs;
+    if (tracks) {
+      obs = observe(src, plan, st, !warned_hidden);
+      warned_hidden = true;
+    } else {
+      src.begin_snapshot();
+    }
+
+    tgt.begin();
+    std::vector<std::string> tcols = tgt.columns(p.target.table);
+    std::string missing;
+    for (const auto& c : plan.columns)
+      if (std::find(tcols.begin(), tcols.end(), c) == tcols.end()) missing += (missing.empty() ? "" : ", ") + c;
+    if (!missing.empty())
+      throw RunError("target table " + p.target.table.display() + " lacks source column(s): " + missing);
+    if (writer.name() == "upsert" && !tgt.key_is_unique(p.target.table, p.target.key))
+      throw RunError("target table " + p.target.table.display() + " has no primary key or unique constraint on (" +
+                     ident_list(p.target.key) + "), which write mode upsert needs for ON CONFLICT");
+    tgt.create_stage(kStage, p.target.table, plan.columns);
+    spdlog::trace("extract: {}", plan.select.display());
+    {
+      pg::Target::CopyIn copy(tgt.tx(), kStage, plan.columns);
+      res.rows_read = src.copy_out(plan.select, [&copy](const std::string& line) { copy.write(line); });
+      copy.complete();
+    }
+    fault_point("after_stage");
+    if (res.rows_read > 0 || plan.replace_target) {
+      if (res.rows_read > 0) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
+      for (const auto& s : writer.statements(wi)) {
+        spdlog::trace("apply: {}", s.sql.display());
+        int64_t n = tgt.exec(s.sql);
+        if (s.effect == WriteStatement::Effect::kWritten) res.rows_written += n;
+        if (s.effect == WriteStatement::Effect::kDeleted) res.rows_deleted += n;
+      }
+    }
+    fault_point("after_apply");
+    res.after = st.watermark;
+    if (plan.moves_watermark)
+      res.after = strategy.has_cursor() ? next_watermark(st.watermark, obs, req.mode == RunMode::kFullRefresh) : Watermark{};
+    pg::RunRecord rec{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted, res.after, ""};
+    if (cfg.state_with_target(p)) {
+      if (plan.moves_watermark) store.save(tgt.tx(), p.name, p.detect.strategy, st, res.after);
+      store.finish_run(tgt.tx(), rec);
+      fault_point("before_commit");
+      tgt.commit();
+      fault_point("after_commit");
+    } else {
+      fault_point("before_commit");
+      tgt.commit();
+      fault_point("after_commit");
+      // Data first, then state: a crash between them re-reads this delta next run, which
+      // idempotent writes absorb (docs/correctness.md).
+      pqxx::work stx(conns.state->raw());
+      if (plan.moves_watermark) store.save(stx, p.name, p.detect.strategy, st, res.after);
+      store.finish_run(stx, rec);
+      stx.commit();
+    }
+    src.finish();
+  } catch (...) {
+    tgt.abort();
+    std::string why;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    try {
+      store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, 0, 0, std::nullopt, redact_text(why)});
+    } catch (const std::exception& e) {
+      spdlog::warn("could not record the failed run: {}", e.what());
+    }
+    throw;
+  }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace
+
+std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std::vector<std::string>& names) {
+  std::vector<const PipelineConfig*> out;
+  if (names.empty()) {
+    for (const auto& p : cfg.pipelines) out.push_back(&p);
+    return out;
+  }
+  std::vector<std::string> all;
+  for (const auto& p : cfg.pipelines) all.push_back(p.name);
+  for (const auto& n : names) {
+    const PipelineConfig* p = cfg.find(n);
+    if (!p) throw ConfigError(cfg.path + ": no pipeline named '" + n + "'" + did_you_mean(n, all));
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts) {
+  std::vector<PipelineResult> results;
+  bool warned_hidden = false;
+  for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines)) {
+    PipelineResult r;
+    r.pipeline = p->name;
+    try {
+      r = run_one(cfg, *p, opts, warned_hidden);
+      if (!opts.dry_run) {
+        log::PipelineScope scope(p->name);
+        log::PipelineScope::set_run_id(r.run_id);
+        spdlog::info("{} run: read {} rows, wrote {}, deleted {}; high {} safe {}; {:.3f}s", mode_name(opts.request.mode),
+                     r.rows_read, r.rows_written, r.rows_deleted, tuple_text(r.after.high), tuple_text(r.after.safe),
+                     r.seconds);
+      }
+    } catch (const LockBusy& e) {
+      r.outcome = PipelineResult::Outcome::kLocked;
+      r.error = e.what();
+      spdlog::warn("{}", e.what());
+    } catch (const ConfigError& e) {
+      r.outcome = PipelineResult::Outcome::kConfig;
+      r.error = e.what();
+      spdlog::error("{}", e.what());
+    } catch (const std::exception& e) {
+      r.outcome = PipelineResult::Outcome::kFailed;
+      r.error = redact_text(e.what());
+      log::PipelineScope scope(p->name);
+      spdlog::error("run failed, nothing was committed: {}", r.error);
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+int exit_code(const std::vector<PipelineResult>& results) {
+  bool config = false, failed = false, locked = false;
+  for (const auto& r : results) {
+    config = config || r.outcome == PipelineResult::Outcome::kConfig;
+    failed = failed || r.outcome == PipelineResult::Outcome::kFailed;
+    locked = locked || r.outcome == PipelineResult::Outcome::kLocked;
+  }
+  if (config) return kExitUsage;
+  if (failed) return kExitRunFailed;
+  if (locked) return kExitLocked;
+  return kExitOk;
+}
+
+}  // namespace tidemark

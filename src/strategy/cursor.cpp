@@ -1,0 +1,192 @@
+#include "strategy/cursor.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "tidemark/errors.hpp"
+#include "tidemark/util.hpp"
+
+namespace tidemark::strategy {
+namespace {
+
+const char* kind_name(CursorKind k) { return k == CursorKind::kInteger ? "id" : "updated_at"; }
+
+bool type_fits(CursorKind kind, const std::string& type) {
+  static const std::vector<std::string> ints = {"smallint", "integer", "bigint", "numeric"};
+  static const std::vector<std::string> times = {"timestamp with time zone", "timestamp without time zone", "date"};
+  const auto& ok = kind == CursorKind::kInteger ? ints : times;
+  return std::find(ok.begin(), ok.end(), type) != ok.end() || type.rfind("numeric(", 0) == 0;
+}
+
+Sql cast(const std::string& value, const std::string& type) {
+  return Sql("CAST(").value(value).text(" AS " + type + ")");
+}
+
+// Rows strictly after tuple `t` on its prefix of the tuple columns. A leading `c >= v`
+// lets a plain index on the cursor column serve the row comparison.
+Sql after(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
+  const size_t n = std::min(cols.size(), t.size());
+  Sql s;
+  if (n == 1) return s.text(quote_ident(cols[0]) + " > ").append(cast(t[0], types[0]));
+  s.text(quote_ident(cols[0]) + " >= ").append(cast(t[0], types[0])).text(" AND (");
+  for (size_t i = 0; i < n; ++i) s.text((i ? ", " : "") + quote_ident(cols[i]));
+  s.text(") > (");
+  for (size_t i = 0; i < n; ++i) {
+    if (i) s.text(", ");
+    s.append(cast(t[i], types[i]));
+  }
+  return s.text(")");
+}
+
+Sql lookback_bound(const std::string& col, const std::string& type, const std::string& value,
+                   const std::string& lookback, CursorKind kind) {
+  Sql s(quote_ident(col) + " > ");
+  s.append(cast(value, type));
+  if (kind == CursorKind::kInteger) return s.text(" - " + std::to_string(std::stoll(lookback)));
+  return s.text(" - CAST('" + format_interval_us(*parse_duration_us(lookback)) + "' AS interval)");
+}
+
+void require_int(const std::optional<std::string>& v, const char* flag) {
+  static const std::regex int_re(R"(\s*-?[0-9]{1,30}\s*)");
+  if (v && !std::regex_match(*v, int_re))
+    throw ConfigError(std::string(flag) + " '" + *v + "' is not an integer, as the id cursor needs");
+}
+
+}  // namespace
+
+std::string source_from(const SourceConfig& s) {
+  return s.table ? s.table->quoted() : "(" + s.query + ") AS _tm_src";
+}
+
+Sql select_columns(const PipelineConfig& p, const SourceShape& shape) {
+  std::vector<std::string> names;
+  for (const auto& c : shape.columns) names.push_back(c.name);
+  return Sql("SELECT " + ident_list(names) + " FROM " + source_from(p.source));
+}
+
+FieldProblems check_cursor(const PipelineConfig& p, CursorKind kind) {
+  FieldProblems out;
+  const auto& d = p.detect;
+  if (d.cursor.empty()) out.emplace_back("detect.cursor", std::string("required by strategy ") + kind_name(kind));
+  if (kind == CursorKind::kTimestamp && p.target.key.empty())
+    out.emplace_back("target.key", "required by strategy updated_at (rows that share a timestamp are ordered by key)");
+  if (d.lookback) {
+    if (kind == CursorKind::kInteger) {
+      static const std::regex n_re(R"([0-9]{1,15})");
+      if (!std::regex_match(*d.lookback, n_re))
+        out.emplace_back("detect.lookback", "'" + *d.lookback + "' must be a whole number of ids for strategy id");
+    } else if (!parse_duration_us(*d.lookback)) {
+      out.emplace_back("detect.lookback", "'" + *d.lookback + "' is not a duration like 30s, 15m, 2h, 1d");
+    }
+  }
+  if (d.settle_seconds && kind == CursorKind::kInteger)
+    out.emplace_back("detect.settle", "only applies to timestamp cursors (strategy updated_at)");
+  return out;
+}
+
+ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
+  const PipelineConfig& p = in.pipeline;
+  const std::string& cursor = p.detect.cursor;
+  std::vector<std::string> names;
+  for (const auto& c : in.shape.columns) names.push_back(c.name);
+
+  ExtractPlan plan;
+  plan.pipeline = p.name;
+  plan.mode = in.request.mode;
+  plan.columns = names;
+  plan.order_column = cursor;
+  plan.tuple_columns.push_back(cursor);
+  for (const auto& k : p.target.key)
+    if (k != cursor) plan.tuple_columns.push_back(k);
+  for (const auto& c : plan.tuple_columns) {
+    const ColumnInfo* info = in.shape.find(c);
+    if (!info) throw RunError("pipeline " + p.name + ": the source has no column '" + c + "'" + did_you_mean(c, names));
+    plan.tuple_types.push_back(info->type);
+  }
+  const std::string& ctype = plan.tuple_types[0];
+  if (!type_fits(kind, ctype))
+    throw RunError("pipeline " + p.name + ": cursor column '" + cursor + "' has type " + ctype +
+                   ", which strategy " + kind_name(kind) + " cannot follow" +
+                   (kind == CursorKind::kInteger ? " (use an integer column, or strategy updated_at)"
+                                                 : " (use a timestamp or date column, or strategy id)"));
+
+  const std::string qc = quote_ident(cursor);
+  Sql base = select_columns(p, in.shape);
+  std::optional<Sql> settle;
+  if (p.detect.settle_seconds && kind == CursorKind::kTimestamp)
+    settle = Sql(qc + " <= CAST(now() - CAST('" + std::to_string(*p.detect.settle_seconds) +
+                 " seconds' AS interval) AS " + ctype + ")");
+
+  if (in.request.mode == RunMode::kRange) {
+    if (kind == CursorKind::kInteger) {
+      require_int(in.request.from, "--from");
+      require_int(in.request.to, "--to");
+    }
+    Sql range;
+    if (in.request.from) range.text(qc + " >= ").append(cast(*in.request.from, ctype));
+    if (in.request.to) {
+      if (in.request.from) range.text(" AND ");
+      range.text(qc + " < ").append(cast(*in.request.to, ctype));
+    }
+    plan.select = base.text(" WHERE ").append(range);
+    plan.target_range = range;
+    plan.moves_watermark = false;
+    plan.window = "range " + range.display();
+    return plan;
+  }
+
+  // Horizon for in-flight safety, evaluated before the snapshot (docs/correctness.md).
+  if (kind == CursorKind::kTimestamp && ctype != "date")
+    plan.horizon = Sql("CAST(statement_timestamp() AS " + ctype + ") - interval '1 microsecond'");
+  else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1)
+    plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
+
+  std::optional<Sql> lower;
+  const Watermark& wm = in.state.watermark;
+  if (in.request.mode == RunMode::kIncremental && wm.safe) {
+    const Tuple& safe = *wm.safe;
+    const bool same_columns = wm.columns == plan.tuple_columns || wm.columns.empty();
+    if (p.detect.lookback) {
+      lower = lookback_bound(cursor, ctype, safe[0], *p.detect.lookback, kind);
+    } else if (!same_columns || safe.size() > plan.tuple_columns.size()) {
+      // The key changed since this mark was stored: fall back to the cursor alone,
+      // inclusive, so rows tied with it are read again rather than lost.
+      lower = Sql(qc + " >= ").append(cast(safe[0], ctype));
+    } else {
+      lower = after(plan.tuple_columns, plan.tuple_types, safe);
+    }
+  }
+  plan.replace_target = in.request.mode == RunMode::kFullRefresh;
+
+  // The largest tuple in the window: next run's high mark.
+  Sql high("SELECT " + ident_list(plan.tuple_columns) + " FROM " + source_from(p.source) + " WHERE " + qc +
+           " IS NOT NULL");
+  if (lower) high.text(" AND ").append(*lower);
+  if (settle) high.text(" AND ").append(*settle);
+  high.text(" ORDER BY ");
+  for (size_t i = 0; i < plan.tuple_columns.size(); ++i)
+    high.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]) + " DESC");
+  high.text(" LIMIT 1");
+  plan.high_query = high;
+
+  Sql where;
+  bool any = false;
+  auto add = [&](const Sql& s) {
+    where.text(any ? " AND " : "").append(s);
+    any = true;
+  };
+  if (lower) add(*lower);
+  if (settle) add(*settle);
+  if (any && p.detect.null_cursor == NullCursor::kInclude) {
+    Sql w("(");
+    w.append(where).text(") OR " + qc + " IS NULL");
+    where = w;
+  }
+  plan.select = any ? base.text(" WHERE ").append(where) : base;
+  plan.window = plan.replace_target ? "everything (full refresh)"
+                : any               ? where.display()
+                                    : "everything (first run)";
+  return plan;
+}
+
+}  // namespace tidemark::strategy

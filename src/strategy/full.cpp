@@ -1,0 +1,46 @@
+// Strategy `full`: read the whole source every run and replace the target atomically.
+// For small tables this is simpler and no slower than tracking changes.
+#include "strategy/cursor.hpp"
+#include "strategy/registry.hpp"
+#include "tidemark/errors.hpp"
+
+namespace tidemark::strategy {
+
+class FullStrategy final : public Strategy {
+ public:
+  std::string name() const override { return "full"; }
+  std::string default_write() const override { return "full_refresh"; }
+  bool has_cursor() const override { return false; }
+
+  FieldProblems check(const PipelineConfig& p) const override {
+    FieldProblems out;
+    const char* unused = "not used by strategy full (it reads the whole source every run)";
+    if (!p.detect.cursor.empty()) out.emplace_back("detect.cursor", unused);
+    if (p.detect.lookback) out.emplace_back("detect.lookback", unused);
+    if (p.detect.settle_seconds) out.emplace_back("detect.settle", unused);
+    if (p.target.write != "full_refresh")
+      out.emplace_back("target.write", "strategy full replaces the target; use write: full_refresh (the default)");
+    return out;
+  }
+
+  ExtractPlan plan(const PlanInput& in) const override {
+    if (in.request.mode == RunMode::kRange)
+      throw ConfigError("pipeline " + in.pipeline.name +
+                        ": strategy full has no cursor, so --from/--to cannot select a range; run it without them");
+    ExtractPlan plan;
+    plan.pipeline = in.pipeline.name;
+    plan.mode = in.request.mode;
+    for (const auto& c : in.shape.columns) plan.columns.push_back(c.name);
+    plan.select = select_columns(in.pipeline, in.shape);
+    plan.replace_target = true;
+    plan.window = "everything (strategy full)";
+    return plan;
+  }
+};
+
+const Strategy& full_strategy() {
+  static const FullStrategy s;
+  return s;
+}
+
+}  // namespace tidemark::strategy

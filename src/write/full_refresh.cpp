@@ -1,0 +1,34 @@
+// Write mode `full_refresh`: the target becomes exactly the staged rows, atomically. The
+// table is emptied only after the whole source is staged, inside the same transaction, so
+// readers see the old content until COMMIT and the exclusive lock is held only briefly.
+#include "write/common.hpp"
+#include "write/registry.hpp"
+
+namespace tidemark::write {
+
+class FullRefresh final : public Writer {
+ public:
+  std::string name() const override { return "full_refresh"; }
+  bool idempotent() const override { return true; }
+  FieldProblems check(const PipelineConfig& p, bool) const override {
+    FieldProblems out;
+    if (p.detect.strategy != "full")
+      out.emplace_back("target.write",
+                       "full_refresh belongs to strategy full; for an incremental pipeline run `tidemark run --full-refresh`");
+    return out;
+  }
+
+  std::vector<WriteStatement> statements(const WriteInput& in) const override {
+    WriteInput all = in;
+    all.dedupe = in.dedupe && !in.key.empty();
+    return {{WriteStatement::Effect::kDeleted, Sql("DELETE FROM " + in.target.quoted())},
+            {WriteStatement::Effect::kWritten, Sql(insert_from_stage(all))}};
+  }
+};
+
+const Writer& full_refresh_writer() {
+  static const FullRefresh w;
+  return w;
+}
+
+}  // namespace tidemark::write

@@ -1,0 +1,10 @@
+// The name -> write mode table (src/write/registry.cpp); each mode's file defines one.
+#pragma once
+#include "tidemark/writer.hpp"
+
+namespace tidemark::write {
+const Writer& upsert_writer();
+const Writer& delete_insert_writer();
+const Writer& append_writer();
+const Writer& full_refresh_writer();
+}  // namespace tidemark::write

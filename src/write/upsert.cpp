@@ -1,0 +1,39 @@
+// Write mode `upsert`: insert new keys, update changed rows, and leave unchanged rows alone
+// (IS DISTINCT FROM), so re-reading a window costs reads but almost no writes or WAL.
+#include <algorithm>
+
+#include "write/common.hpp"
+#include "write/registry.hpp"
+
+namespace tidemark::write {
+
+class Upsert final : public Writer {
+ public:
+  std::string name() const override { return "upsert"; }
+  bool idempotent() const override { return true; }
+  FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
+
+  std::vector<WriteStatement> statements(const WriteInput& in) const override {
+    std::vector<std::string> rest;
+    for (const auto& c : in.columns)
+      if (std::find(in.key.begin(), in.key.end(), c) == in.key.end()) rest.push_back(c);
+    std::string sql = "INSERT INTO " + in.target.quoted() + " AS t (" + ident_list(in.columns) + ") " +
+                      staged_rows(in) + " ON CONFLICT (" + ident_list(in.key) + ") DO ";
+    if (rest.empty()) {
+      sql += "NOTHING";
+    } else {
+      sql += "UPDATE SET ";
+      for (size_t i = 0; i < rest.size(); ++i)
+        sql += (i ? ", " : "") + quote_ident(rest[i]) + " = EXCLUDED." + quote_ident(rest[i]);
+      sql += " WHERE (" + ident_list(rest, "t") + ") IS DISTINCT FROM (" + ident_list(rest, "EXCLUDED") + ")";
+    }
+    return {{WriteStatement::Effect::kWritten, Sql(sql)}};
+  }
+};
+
+const Writer& upsert_writer() {
+  static const Upsert w;
+  return w;
+}
+
+}  // namespace tidemark::write
