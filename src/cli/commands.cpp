@@ -11,6 +11,7 @@
 
 #include "pg/pg.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/strategy.hpp"
 
 namespace tidemark::cli {
 
@@ -50,7 +51,11 @@ int cmd_run(const RunArgs& a) {
   } else if (a.full_refresh) {
     opts.request.mode = RunMode::kFullRefresh;
   }
-  select_pipelines(cfg, opts.pipelines);  // unknown names are a usage error before any connection
+  // Usage errors surface before any connection: unknown names, a range without a cursor.
+  for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines))
+    if (range && !find_strategy(p->detect.strategy)->has_cursor())
+      throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
+                        " has no cursor, so --from/--to cannot select a range; run it without them");
   std::vector<PipelineResult> results = run_pipelines(cfg, opts);
   if (a.json) {
     json out = json::array();

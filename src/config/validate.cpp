@@ -141,10 +141,9 @@ class Validator {
     for (const auto& kv : n) {
       std::string name = kv.first.Scalar();
       std::string p = "connections." + name;
-      if (auto dsn = get_string(kv.second, p)) {
-        if (dsn->empty()) error(kv.second, p, "empty connection string");
-        cfg.connections[name] = *dsn;
-      }
+      auto dsn = get_string(kv.second, p);
+      if (dsn && dsn->empty()) error(kv.second, p, "empty connection string");
+      cfg.connections[name] = dsn ? *dsn : "";  // known even when its value failed, to avoid follow-up errors
     }
   }
 

@@ -1,0 +1,96 @@
+// The command line as cron and CI see it: exit codes and messages.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "integration/harness.hpp"
+
+using tmtest::CliResult;
+using tmtest::run_cli;
+
+namespace {
+
+std::string write_file(const std::string& name, const std::string& text) {
+  std::string path = "/tmp/tm_cli_" + std::to_string(getpid()) + "_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kGood =
+    "version: 1\n"
+    "connections:\n  app: \"${TIDEMARK_TEST_DSN}\"\n"
+    "pipelines:\n"
+    "  - name: orders\n"
+    "    source: {connection: app, table: public.orders}\n"
+    "    detect: {strategy: updated_at, cursor: updated_at}\n"
+    "    target: {connection: app, table: analytics.orders, key: [id]}\n"
+    "  - name: dim\n"
+    "    source: {connection: app, table: public.dim}\n"
+    "    detect: {strategy: full}\n"
+    "    target: {connection: app, table: analytics.dim}\n";
+
+}  // namespace
+
+TEST_CASE("validate accepts a good config and exits 0", "[pg][cli]") {
+  CliResult r = run_cli({"validate", "-c", write_file("good.yaml", kGood)});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("2 pipeline(s)"));
+}
+
+TEST_CASE("a bad config exits 2 naming the file, line and field, before connecting anywhere", "[pg][cli]") {
+  std::string bad = kGood;
+  bad.replace(bad.find("key: [id]"), 9, "kye: [id]");
+  // An unreachable server proves nothing was connected to: the error is the config's.
+  std::string path = write_file("bad.yaml", bad);
+  CliResult r = run_cli({"run", "-c", path}, {{"TIDEMARK_TEST_DSN", "host=/nonexistent port=1"}});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(path + ":8: pipelines[0].target.kye: unknown key (did you mean 'key'?)"));
+}
+
+TEST_CASE("an unknown pipeline name exits 2 with a suggestion", "[pg][cli]") {
+  CliResult r = run_cli({"run", "-c", write_file("good2.yaml", kGood), "ordres"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("did you mean 'orders'?"));
+}
+
+TEST_CASE("--from/--to need a named pipeline, and strategy full refuses a range", "[pg][cli]") {
+  std::string path = write_file("good3.yaml", kGood);
+  CHECK(run_cli({"run", "-c", path, "--from", "1", "--to", "2"}).exit_code == 2);
+  CliResult r = run_cli({"run", "-c", path, "dim", "--from", "1", "--to", "2"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("strategy full has no cursor"));
+}
+
+TEST_CASE("unknown commands and options are usage errors (exit 2), --version and --help succeed", "[pg][cli]") {
+  CliResult typo = run_cli({"rnu"});
+  CHECK(typo.exit_code == 2);
+  CHECK_THAT(typo.err, Catch::Contains("did you mean 'run'?"));
+  CHECK(run_cli({"run", "--bogus"}).exit_code == 2);
+  CHECK(run_cli({}).exit_code == 2);
+  CliResult v = run_cli({"--version"});
+  CHECK(v.exit_code == 0);
+  CHECK_THAT(v.out, Catch::StartsWith("tidemark "));
+  CHECK(run_cli({"run", "--help"}).exit_code == 0);
+}
+
+TEST_CASE("a password in a connection string never reaches the logs", "[pg][cli]") {
+  std::string cfg = kGood;
+  cfg.replace(cfg.find("\"${TIDEMARK_TEST_DSN}\""), 22, "\"postgresql://etl:s3cr3t-pw@127.0.0.1:1/app?connect_timeout=2\"");
+  CliResult r = run_cli({"run", "-c", write_file("secret.yaml", cfg), "-v", "--log-format", "json"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("s3cr3t-pw") == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("connection 'app'"));
+}
+
+TEST_CASE("quiet mode prints nothing when a run succeeds", "[pg][cli]") {
+  tmtest::Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".t (id int PRIMARY KEY, v text); CREATE TABLE " + s.tgt() +
+              ".t (id int PRIMARY KEY, v text); INSERT INTO " + s.src() + ".t VALUES (1, 'a')");
+  s.write_config("  - name: t\n    source: {connection: db, table: SRC.t}\n    detect: {strategy: id, cursor: id}\n"
+                 "    target: {connection: db, table: TGT.t, key: [id]}\n");
+  CliResult r = s.run({"-q"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.empty());
+}

@@ -1,0 +1,442 @@
+// Every strategy x write mode against a real server: target compared to source by content.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "integration/harness.hpp"
+
+using tmtest::CliResult;
+using tmtest::Db;
+using tmtest::Scenario;
+
+namespace {
+
+const char* kItemsDdl =
+    "CREATE TABLE SRC.items (id bigserial PRIMARY KEY, name text, amount numeric(12,2),"
+    " updated_at timestamptz NOT NULL DEFAULT now(), note text);"
+    "CREATE TABLE TGT.items (id bigint PRIMARY KEY, name text, amount numeric(12,2),"
+    " updated_at timestamptz NOT NULL, note text);";
+
+std::string sub(std::string sql, const Scenario& s) {
+  for (size_t p = sql.find("SRC."); p != std::string::npos; p = sql.find("SRC.", p)) sql.replace(p, 3, s.src());
+  for (size_t p = sql.find("TGT."); p != std::string::npos; p = sql.find("TGT.", p)) sql.replace(p, 3, s.tgt());
+  return sql;
+}
+
+// 1000 rows; 50 distinct timestamps so many rows share each (ties at every boundary); notes
+// with tabs, newlines, backslashes, quotes, unicode, empty strings and NULLs.
+void seed_items(Scenario& s, int n = 1000) {
+  s.db().exec(sub(kItemsDdl, s));
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount, updated_at, note) SELECT 'item ' || g, (g * 1.25)::numeric(12,2),"
+                  " timestamptz '2024-01-01 00:00:00+00' + (g % 50) * interval '1 minute',"
+                  " CASE g % 6 WHEN 0 THEN NULL WHEN 1 THEN E'tab\\there' WHEN 2 THEN E'line1\\nline2\\\\back' "
+                  " WHEN 3 THEN 'quote''s \"dq\"' WHEN 4 THEN 'ünïcødé ✓' ELSE '' END"
+                  " FROM generate_series(1, " + std::to_string(n) + ") g",
+                  s));
+}
+
+std::string pipeline(const std::string& strategy, const std::string& write, const std::string& detect_extra = "",
+                     const std::string& name = "items") {
+  std::string cursor = strategy == "id" ? "id" : strategy == "updated_at" ? "updated_at" : "";
+  std::string y = "  - name: " + name + "\n    source:\n      connection: db\n      table: SRC.items\n"
+                  "    detect:\n      strategy: " + strategy + "\n";
+  if (!cursor.empty()) y += "      cursor: " + cursor + "\n";
+  y += detect_extra;
+  y += "    target:\n      connection: db\n      table: TGT.items\n      key: [id]\n      write: " + write + "\n";
+  return y;
+}
+
+bool same_items(Scenario& s) { return s.same_content("items", "items", "id"); }
+
+}  // namespace
+
+TEST_CASE("every strategy and write mode: the first run copies everything, a rerun writes nothing, new rows arrive",
+          "[pg][matrix]") {
+  auto combo = GENERATE(values<std::pair<std::string, std::string>>({{"id", "upsert"},
+                                                                     {"id", "delete_insert"},
+                                                                     {"id", "append"},
+                                                                     {"updated_at", "upsert"},
+                                                                     {"updated_at", "delete_insert"},
+                                                                     {"updated_at", "append"},
+                                                                     {"full", "full_refresh"}}));
+  INFO("strategy " << combo.first << ", write " << combo.second);
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline(combo.first, combo.second));
+
+  auto first = s.run_ok();
+  CHECK(first["rows_read"] == 1000);
+  CHECK(first["rows_written"] == 1000);
+  CHECK(same_items(s));
+
+  auto second = s.run_ok();
+  if (combo.first != "full") {
+    CHECK(second["rows_read"] == 0);
+    CHECK(second["rows_written"] == 0);
+  }
+  CHECK(same_items(s));
+
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount, note) SELECT 'new ' || g, g, E'x\\ty' FROM generate_series(1, 25) g", s));
+  auto third = s.run_ok();
+  if (combo.first != "full") CHECK(third["rows_read"] == 25);
+  CHECK(third["rows_written"] == 25 + (combo.first == "full" ? 1000 : 0));
+  CHECK(same_items(s));
+  CHECK(s.db().value("SELECT status FROM " + s.state() + ".runs ORDER BY run_id DESC LIMIT 1") == "succeeded");
+}
+
+TEST_CASE("updated_at: changed rows arrive, for upsert and delete_insert", "[pg][updated_at]") {
+  auto write = GENERATE(as<std::string>{}, "upsert", "delete_insert");
+  INFO("write " << write);
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", write));
+  s.run_ok();
+  s.db().exec(sub("UPDATE SRC.items SET name = name || ' (changed)', updated_at = now() WHERE id % 100 = 7", s));
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 10);
+  CHECK(r["rows_written"] == 10);
+  CHECK(same_items(s));
+}
+
+TEST_CASE("updated_at: rows tied with the watermark timestamp are not lost", "[pg][updated_at]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert"));
+  s.run_ok();
+  // The watermark is (max updated_at, largest id at it). New rows carrying exactly that
+  // timestamp must still be read: a plain `updated_at > watermark` would skip them.
+  std::string max_ts = s.db().value(sub("SELECT max(updated_at) FROM SRC.items", s));
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount, updated_at) SELECT 'tie ' || g, 1, '" + max_ts +
+                  "' FROM generate_series(1, 5) g", s));
+  CHECK(s.db().value(sub("SELECT count(*) FROM SRC.items WHERE updated_at > '" + max_ts + "'", s)) == "0");
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 5);
+  CHECK(same_items(s));
+}
+
+TEST_CASE("updated_at: a lookback window re-reads late application timestamps, which are lost without it",
+          "[pg][updated_at]") {
+  Scenario s;
+  seed_items(s);
+  s.db().exec(sub("CREATE TABLE TGT.items_nolookback (LIKE TGT.items INCLUDING ALL)", s));
+  std::string a = pipeline("updated_at", "upsert", "      lookback: 10m\n", "with_lookback");
+  std::string b = pipeline("updated_at", "upsert", "", "without_lookback");
+  b.replace(b.find("TGT.items"), 9, "TGT.items_nolookback");
+  s.write_config(a + b);
+  s.run_ok();
+  // An application writes a row stamped 5 minutes before the watermark (clock skew, or a
+  // timestamp taken long before commit).
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount, updated_at) SELECT 'late', 1, max(updated_at) - interval '5 minutes'"
+                  " FROM SRC.items", s));
+  CliResult r = s.run({"--json"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(same_items(s));
+  CHECK(s.db().value("SELECT count(*) FROM " + s.tgt() + ".items_nolookback WHERE name = 'late'") == "0");
+  auto runs = r.json();
+  CHECK(runs[0]["rows_written"] == 1);
+  CHECK(runs[1]["rows_written"] == 0);
+}
+
+TEST_CASE("append never rewrites a row the target already has", "[pg][append]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "append"));
+  s.run_ok();
+  s.db().exec(sub("UPDATE SRC.items SET name = 'changed', updated_at = now() WHERE id = 3", s));
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 1);
+  CHECK(r["rows_written"] == 0);
+  CHECK(s.db().value(sub("SELECT name FROM TGT.items WHERE id = 3", s)) == "item 3");
+}
+
+TEST_CASE("full: rows deleted or changed at the source are deleted or changed in the target", "[pg][full]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("full", "full_refresh"));
+  s.run_ok();
+  s.db().exec(sub("DELETE FROM SRC.items WHERE id % 3 = 0; UPDATE SRC.items SET amount = -1 WHERE id % 7 = 0", s));
+  auto r = s.run_ok();
+  CHECK(r["rows_deleted"] == 1000);
+  CHECK(same_items(s));
+}
+
+TEST_CASE("a failure between staging and commit leaves data and state untouched, and the next run converges",
+          "[pg][faults]") {
+  auto point = GENERATE(as<std::string>{}, "after_snapshot", "after_stage", "after_apply", "before_commit");
+  auto write = GENERATE(as<std::string>{}, "upsert", "delete_insert", "append");
+  INFO("fault at " << point << ", write " << write);
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", write));
+  s.run_ok();
+  const std::string wm = s.state_json("items");
+  const int64_t version = s.state_version("items");
+  s.db().exec(sub("UPDATE SRC.items SET name = 'v2', updated_at = now() WHERE id <= 50;"
+                  "INSERT INTO SRC.items (name, amount) SELECT 'more', 2 FROM generate_series(1, 50)", s));
+  const std::string target_before = s.db().fingerprint(s.tgt() + ".items", "id");
+
+  CliResult r = s.run({}, {{"TIDEMARK_FAULT", point}});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("injected fault at " + point));
+  CHECK(s.db().fingerprint(s.tgt() + ".items", "id") == target_before);
+  CHECK(s.state_json("items") == wm);
+  CHECK(s.state_version("items") == version);
+  CHECK(s.db().value("SELECT status FROM " + s.state() + ".runs ORDER BY run_id DESC LIMIT 1") == "failed");
+
+  auto ok = s.run_ok();
+  if (write != "append") CHECK(same_items(s));
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items", s)) == "1050");
+  CHECK(ok["rows_read"] == 100);
+}
+
+TEST_CASE("a run killed before commit changes nothing and the next run marks it abandoned", "[pg][faults]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("id", "upsert"));
+  CliResult killed = s.run({}, {{"TIDEMARK_FAULT", "before_commit:kill"}});
+  CHECK(killed.exit_code == 128 + 9);
+  CHECK(s.db().count(s.tgt() + ".items") == 0);
+  CHECK(s.state_version("items") == 0);
+  s.run_ok();
+  CHECK(same_items(s));
+  CHECK(s.db().value("SELECT string_agg(status, ',' ORDER BY run_id) FROM " + s.state() + ".runs") ==
+        "abandoned,succeeded");
+}
+
+TEST_CASE("a crash right after the commit loses nothing: the rerun finds nothing to do", "[pg][faults]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert"));
+  CliResult r = s.run({}, {{"TIDEMARK_FAULT", "after_commit:kill"}});
+  CHECK(r.exit_code == 128 + 9);
+  CHECK(same_items(s));
+  auto again = s.run_ok();
+  CHECK(again["rows_read"] == 0);
+}
+
+TEST_CASE("a second run of a pipeline that is running exits 75 and touches nothing", "[pg][lock]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert"));
+  s.run_ok();  // creates the state schema
+  s.db().exec(sub("UPDATE SRC.items SET name = 'blocked', updated_at = now() WHERE id = 1", s));
+
+  // The first run blocks on a table lock the test holds, in the middle of its apply.
+  Db blocker;
+  pqxx::work hold(blocker.conn());
+  hold.exec(sub("LOCK TABLE TGT.items IN EXCLUSIVE MODE", s));
+  tmtest::CliProcess first = tmtest::start_cli({"run", "-c", s.config(), "--json"});
+  // Wait until it holds the pipeline lock (it shows in pg_locks as an advisory lock).
+  for (int i = 0; i < 200; ++i) {
+    if (s.db().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CliResult second = s.run();
+  CHECK(second.exit_code == 75);
+  CHECK_THAT(second.err, Catch::Contains("already running"));
+  hold.commit();
+  CliResult done = tmtest::finish(first);
+  CHECK(done.exit_code == 0);
+  CHECK(same_items(s));
+}
+
+TEST_CASE("in-flight safety: a row that commits after a later row was loaded is still loaded", "[pg][inflight]") {
+  auto strategy = GENERATE(as<std::string>{}, "id", "updated_at");
+  INFO("strategy " << strategy);
+  Scenario s;
+  seed_items(s, 100);
+  s.write_config(pipeline(strategy, "upsert"));
+  s.run_ok();
+
+  // A slow writer takes the next id (and now()) and stays open...
+  Db slow;
+  pqxx::work held(slow.conn());
+  held.exec(sub("INSERT INTO SRC.items (name, amount, updated_at) VALUES ('slow', 1, now())", s));
+  std::string slow_id = held.exec(sub("SELECT max(id) FROM SRC.items", s))[0][0].c_str();
+  // ...while a fast writer takes a later id and commits at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount, updated_at) VALUES ('fast', 1, now())", s));
+
+  auto r1 = s.run_ok();
+  CHECK(r1["rows_read"] == 1);  // only 'fast' is visible
+  // The naive max-watermark would now start after 'fast' and never see 'slow':
+  std::string fast_id = s.db().value(sub("SELECT id FROM SRC.items WHERE name = 'fast'", s));
+  CHECK(std::stoll(slow_id) < std::stoll(fast_id));
+  CHECK(r1["watermark_after"]["pending"].is_object());
+
+  held.commit();
+  s.run_ok();
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'slow'", s)) == "1");
+  CHECK(same_items(s));
+  // Once nothing is in flight any more, safe catches up with high.
+  auto r3 = s.run_ok();
+  CHECK(r3["watermark_after"]["safe"] == r3["watermark_after"]["high"]);
+}
+
+TEST_CASE("range runs (--from/--to) replace exactly the range with delete_insert and leave the watermark alone",
+          "[pg][range]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("id", "delete_insert"));
+  s.run_ok();
+  const int64_t version = s.state_version("items");
+  s.db().exec(sub("DELETE FROM SRC.items WHERE id IN (150, 250, 450); UPDATE SRC.items SET name = 'fixed' WHERE id BETWEEN 100 AND 299",
+                  s));
+  auto r = s.run_ok({"items", "--from", "100", "--to", "300"});
+  CHECK(r["rows_read"] == 198);
+  CHECK(r["rows_deleted"] == 200);
+  CHECK(s.state_version("items") == version);
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE id IN (150, 250)", s)) == "0");
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE id = 450", s)) == "1");  // outside the range
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'fixed'", s)) == "198");
+}
+
+TEST_CASE("--full-refresh reloads everything and restarts the watermark", "[pg][full_refresh]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert"));
+  s.run_ok();
+  s.db().exec(sub("DELETE FROM SRC.items WHERE id > 500", s));
+  auto r = s.run_ok({"--full-refresh"});
+  CHECK(r["rows_read"] == 500);
+  CHECK(same_items(s));
+  CHECK(s.run_ok()["rows_read"] == 0);
+}
+
+TEST_CASE("--dry-run prints the plan and writes nothing, not even the state schema", "[pg][dry_run]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert"));
+  CliResult r = s.run({"--dry-run"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("COPY (SELECT") && Catch::Contains("ON CONFLICT (\"id\")"));
+  CHECK(s.db().count(s.tgt() + ".items") == 0);
+  CHECK(s.db().value("SELECT count(*) FROM pg_namespace WHERE nspname = '" + s.state() + "'") == "0");
+}
+
+TEST_CASE("a pipeline whose strategy changed refuses to reuse the old watermark", "[pg][state]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("id", "upsert"));
+  s.run_ok();
+  s.write_config(pipeline("updated_at", "upsert"));
+  CliResult r = s.run();
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--full-refresh"));
+  s.run_ok({"--full-refresh"});
+  CHECK(s.run_ok()["rows_read"] == 0);
+}
+
+TEST_CASE("names with quotes, spaces and unicode are identifiers, and every value type round-trips exactly",
+          "[pg][quoting]") {
+  Scenario s;
+  const std::string cols =
+      "(\"Key\" bigint PRIMARY KEY, \"sp ace\" text, \"ünï\" text, \"; drop table x; --\" int,"
+      " ts timestamptz, tsz timestamp, d date, n numeric, f float8, r real, j jsonb, arr int[], u uuid,"
+      " iv interval, b bytea, bo boolean, tx text[])";
+  s.db().exec(sub("CREATE TABLE SRC.\"we\"\"ird tåble\" " + cols + "; CREATE TABLE TGT.\"we\"\"ird tåble\" " + cols, s));
+  s.db().exec(sub(
+      "INSERT INTO SRC.\"we\"\"ird tåble\" VALUES"
+      " (1, E'tab\\t nl\\n cr\\r bs\\\\ q'' dq\"', '✓ ünïcødé 漢字', 1, '2024-03-31 01:59:59.999999+00',"
+      " '2024-10-27 02:30:00.000001', 'infinity', 123456789012345678901234567890.123456789, 1.0000000000000002,"
+      " 3.4028235e38, '{\"a\": [1, 2.50, null], \"b\": \"x\\\\ny\"}', '{1,NULL,3}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',"
+      " '1 year 2 mons 3 days 04:05:06.789', '\\x00ff5c0a', true, '{\"a,b\",\"\",NULL}'),"
+      " (2, '', NULL, NULL, '-infinity', '0001-01-01 00:00:00 BC', '2000-02-29', 'NaN', '-Infinity', 'NaN',"
+      " 'null', '{}', NULL, '-178000000 years', '\\x', false, '{}'),"
+      " (3, NULL, '', -2147483648, 'epoch', NULL, NULL, -0.000000000000000001, -0.0, 1e-45, '[]', NULL, NULL,"
+      " NULL, NULL, NULL, NULL)",
+      s));
+  s.write_config("  - name: weird\n    source:\n      connection: db\n      table: 'SRC.\"we\"\"ird tåble\"'\n"
+                 "    detect:\n      strategy: id\n      cursor: Key\n"
+                 "    target:\n      connection: db\n      table: 'TGT.\"we\"\"ird tåble\"'\n      key: [Key]\n");
+  auto r = s.run_ok();
+  CHECK(r["rows_written"] == 3);
+  CHECK(s.same_content("\"we\"\"ird tåble\"", "\"we\"\"ird tåble\"", "\"Key\""));
+  CHECK(s.db().value(sub("SELECT count(*) FROM SRC.\"we\"\"ird tåble\" s JOIN TGT.\"we\"\"ird tåble\" t USING (\"Key\")"
+                         " WHERE (s.*)::text IS DISTINCT FROM (t.*)::text", s)) == "0");
+}
+
+TEST_CASE("state in another database: data commits first, then state, and a crash between them is absorbed",
+          "[pg][state]") {
+  Scenario s;
+  seed_items(s);
+  const std::string dsn = tmtest::test_dsn();
+  if (dsn.rfind("postgres", 0) == 0) {
+    WARN("TIDEMARK_TEST_DSN is a URI; this test needs a key=value DSN to point at a second database");
+    return;
+  }
+  const std::string other = "tm_state_db_" + s.state();
+  s.db().exec("CREATE DATABASE " + other);
+  struct Drop {
+    Db& db;
+    std::string name;
+    ~Drop() {
+      try {
+        db.exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+      } catch (...) {
+      }
+    }
+  } drop{s.db(), other};
+  setenv("TM_STATE_DSN", (dsn + " dbname=" + other).c_str(), 1);
+  const std::string top = "state:\n  connection: statedb\n  schema: STATE\n";
+  std::string cfg_pipelines = pipeline("updated_at", "upsert");
+  s.write_config(cfg_pipelines, top);
+  // The connections block of write_config has db and db2; add the state database.
+  {
+    std::string path = s.config();
+    std::string text;
+    {
+      std::ifstream in(path);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    text.insert(text.find("  db2:"), "  statedb: \"${TM_STATE_DSN}\"\n");
+    std::ofstream(path) << text;
+  }
+  CliResult crash = s.run({}, {{"TIDEMARK_FAULT", "after_commit:kill"}});
+  CHECK(crash.exit_code == 128 + 9);
+  CHECK(same_items(s));  // the data committed...
+  Db state_db(dsn + " dbname=" + other);
+  CHECK(state_db.value("SELECT count(*) FROM " + s.state() + ".pipeline_state") == "0");  // ...the state did not
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 1000);  // re-read, absorbed by the idempotent upsert
+  CHECK(r["rows_written"] == 0);
+  CHECK(same_items(s));
+  CHECK(state_db.value("SELECT count(*) FROM " + s.state() + ".pipeline_state") == "1");
+
+  s.write_config(pipeline("updated_at", "append"), top);
+  CliResult refused = tmtest::run_cli({"validate", "-c", s.config()});
+  CHECK(refused.exit_code == 2);
+}
+
+TEST_CASE("one failing pipeline does not stop the others, and the exit status says a run failed", "[pg][runner]") {
+  Scenario s;
+  seed_items(s);
+  std::string broken = pipeline("id", "upsert", "", "broken");
+  broken.replace(broken.find("TGT.items"), 9, "TGT.does_not_exist");
+  s.write_config(broken + pipeline("id", "upsert", "", "good"));
+  CliResult r = s.run({"--json"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("does_not_exist") && Catch::Contains("does not exist"));
+  auto j = r.json();
+  CHECK(j[0]["status"] == "failed");
+  CHECK(j[1]["status"] == "succeeded");
+  CHECK(same_items(s));
+}
+
+TEST_CASE("status shows each pipeline's watermark and last run", "[pg][status]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("id", "upsert") + pipeline("updated_at", "upsert", "", "never_run"));
+  s.run_ok({"items"});
+  CliResult st = tmtest::run_cli({"status", "-c", s.config()});
+  CHECK(st.exit_code == 0);
+  CHECK_THAT(st.out, Catch::Contains("items") && Catch::Contains("1000") && Catch::Contains("succeeded") &&
+                         Catch::Contains("never"));
+  CliResult js = tmtest::run_cli({"status", "-c", s.config(), "--json"});
+  auto j = js.json();
+  CHECK(j[0]["watermark"]["high"][0] == "1000");
+  CHECK(j[1]["last_run"].is_null());
+}
