@@ -100,6 +100,18 @@ struct ExtractPlan {
   bool replace_target = false;       // full refresh: the target becomes exactly the source
   bool moves_watermark = true;       // range runs leave the incremental state alone
   std::optional<std::string> order_column;  // newest-row tie-break when deduplicating
+
+  // batch_size: the delta is read in batches ordered by the cursor tuple, each committed
+  // with its own watermark. Incremental runs of cursor strategies only.
+  struct Batching {
+    int64_t size = 0;
+    Sql base;                       // SELECT <columns> FROM <source>
+    std::string from;               // <source> (a table, or a parenthesised query)
+    std::optional<Sql> lower;       // the first batch starts here (stored safe mark)
+    std::optional<Sql> settle;      // upper limit on every batch
+    bool include_null = false;      // the first batch also reads NULL cursors
+  };
+  std::optional<Batching> batching;
 };
 
 struct PlanInput {

@@ -22,6 +22,12 @@ class Strategy {
   virtual ExtractPlan plan(const PlanInput& in) const = 0;
 };
 
+// Batches (plan.batching): the query returning the tuple that ends the next batch (its
+// batch_size-th row after `after`, or after the first window), and the rows of one batch,
+// after `after` up to and including `upto` (to the end when `upto` is empty).
+Sql batch_bound_query(const ExtractPlan& plan, const std::optional<Tuple>& after);
+Sql batch_select(const ExtractPlan& plan, const std::optional<Tuple>& after, const std::optional<Tuple>& upto);
+
 const Strategy* find_strategy(const std::string& name);
 std::vector<std::string> strategy_names();
 

@@ -322,10 +322,11 @@ class Validator {
     const Writer& writer = *find_writer(pc.target.write);
     auto report = [&](const std::string& field, const std::string& what) {
       YAML::Node at = n;
-      std::string rel = field.substr(0, field.find('.'));
-      std::string leaf = field.substr(field.find('.') + 1);
-      if (n[rel] && n[rel][leaf]) at = n[rel][leaf];
-      else if (n[rel]) at = n[rel];
+      const size_t dot = field.find('.');
+      std::string rel = field.substr(0, dot);
+      if (n[rel]) at = n[rel];
+      if (dot != std::string::npos && n[rel] && n[rel].IsMap() && n[rel][field.substr(dot + 1)])
+        at = n[rel][field.substr(dot + 1)];
       error(at, p + "." + field, what);
     };
     for (const auto& [field, what] : strategy.check(pc)) report(field, what);

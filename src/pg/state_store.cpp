@@ -122,7 +122,9 @@ void StateStore::save(pqxx::transaction_base& tx, const std::string& pipeline, c
 void StateStore::finish_run(pqxx::transaction_base& tx, const RunRecord& r) {
   try {
     std::string wm = r.watermark_after ? tx.quote(r.watermark_after->to_json().dump()) + "::jsonb" : "NULL";
-    tx.exec("UPDATE " + table("runs") + " SET finished_at = clock_timestamp(), status = " + tx.quote(r.status) +
+    tx.exec("UPDATE " + table("runs") + " SET finished_at = " +
+            (r.status == "running" ? std::string("NULL") : std::string("clock_timestamp()")) +
+            ", status = " + tx.quote(r.status) +
             ", rows_read = " + std::to_string(r.rows_read) + ", rows_written = " + std::to_string(r.rows_written) +
             ", rows_deleted = " + std::to_string(r.rows_deleted) + ", watermark_after = " + wm +
             ", error = " + (r.error.empty() ? std::string("NULL") : tx.quote(r.error)) +

@@ -31,15 +31,19 @@ const char* mode_name(RunMode m) {
   return "?";
 }
 
-// Test hook (docs/reliability.md): TIDEMARK_FAULT=<point> fails the run there,
-// TIDEMARK_FAULT=<point>:kill kills the process there, as a crash would.
+// Test hook (docs/operations.md): TIDEMARK_FAULT=<point>[@N][:kill] fails the run (or, with
+// :kill, kills the process as a crash would) the N-th time it passes <point> (default 1st).
 void fault_point(const char* point) {
-  const char* f = std::getenv("TIDEMARK_FAULT");
-  if (!f) return;
-  std::string spec = f;
-  std::string where = spec.substr(0, spec.find(':'));
+  static const char* spec_env = std::getenv("TIDEMARK_FAULT");
+  static int hits = 0;
+  if (!spec_env) return;
+  const std::string spec = spec_env;
+  const std::string head = spec.substr(0, spec.find(':'));
+  const std::string where = head.substr(0, head.find('@'));
   if (where != point) return;
-  if (spec.size() > where.size() && spec.substr(where.size() + 1) == "kill") std::raise(SIGKILL);
+  const int nth = head.find('@') == std::string::npos ? 1 : std::atoi(head.c_str() + head.find('@') + 1);
+  if (++hits != nth) return;
+  if (spec.size() > head.size() && spec.substr(head.size() + 1) == "kill") std::raise(SIGKILL);
   throw RunError(std::string("injected fault at ") + point);
 }
 
@@ -71,9 +75,35 @@ Connections connect(const Config& cfg, const PipelineConfig& p) {
   return c;
 }
 
-// Reads the snapshot-side facts the watermark rule needs (docs/correctness.md).
-Observation observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st, bool warn_hidden) {
+// The snapshot-side facts the watermark rule needs (docs/correctness.md).
+struct Observed {
   Observation obs;
+  std::optional<std::string> horizon;
+};
+
+// Sets obs.high and its candidate for a run (or batch) that read up to `high`.
+void observe_high(pg::Source& src, const ExtractPlan& plan, const StoredState& st, const Observed& o,
+                  std::optional<Tuple> high, Observation& obs) {
+  const bool reset = plan.mode == RunMode::kFullRefresh;
+  obs.high.reset();
+  obs.candidate.reset();
+  obs.lag = false;
+  if (high && st.watermark.high && !reset && !src.tuple_at_least(*high, *st.watermark.high, plan.tuple_types))
+    high.reset();  // behind the stored high (rows deleted, or an early batch): high never moves back
+  if (!high) return;
+  obs.high = high;
+  if (o.horizon) {
+    const bool within = src.value_at_most((*high)[0], *o.horizon, plan.tuple_types[0]);
+    obs.candidate = within ? *high : Tuple{*o.horizon};
+  } else {
+    obs.candidate = high;
+    obs.lag = true;
+  }
+}
+
+Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st, bool warn_hidden) {
+  Observed o;
+  Observation& obs = o.obs;
   obs.columns = plan.tuple_columns;
   pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon);
   pg::Source::Snapshot snap = src.begin_snapshot();
@@ -83,28 +113,16 @@ Observation observe(pg::Source& src, const ExtractPlan& plan, const StoredState&
         "the source role cannot see {} other session(s) in pg_stat_activity; in-flight safety falls back to the "
         "snapshot's transaction ids for them (GRANT pg_read_all_stats TO <role> closes this)",
         before.hidden_sessions);
+  o.horizon = before.horizon;
   obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
   obs.in_flight.sessions = before.sessions;
   obs.pending_ended =
       st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, before.sessions, !before.prepared.empty());
-  std::optional<Tuple> high = src.query_tuple(plan.high_query);
-  const bool reset = plan.mode == RunMode::kFullRefresh;
-  if (high && st.watermark.high && !reset && !src.tuple_at_least(*high, *st.watermark.high, plan.tuple_types))
-    high.reset();  // rows were deleted at the source: the high mark never moves back
-  if (high) {
-    obs.high = high;
-    if (before.horizon) {
-      const bool within = src.value_at_most((*high)[0], *before.horizon, plan.tuple_types[0]);
-      obs.candidate = within ? *high : Tuple{*before.horizon};
-    } else {
-      obs.candidate = high;
-      obs.lag = true;
-    }
-  }
+  observe_high(src, plan, st, o, src.query_tuple(plan.high_query), obs);
   if (!obs.in_flight.empty())
     spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
                   obs.in_flight.sessions.size());
-  return obs;
+  return o;
 }
 
 void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPlan& plan, const WriteInput& wi,
@@ -116,6 +134,9 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   std::cout << "  window:    " << plan.window << "\n";
   std::cout << "  extract:   COPY (" << plan.select.display() << ") TO STDOUT\n";
   if (!plan.high_query.empty()) std::cout << "  high mark: " << plan.high_query.display() << "\n";
+  if (plan.batching)
+    std::cout << "  batches:   " << plan.batching->size << " rows each, one transaction per batch; bound: "
+              << batch_bound_query(plan, std::nullopt).display() << "\n";
   for (const auto& s : writer.statements(wi)) std::cout << "  apply:     " << s.sql.display() << "\n";
   std::cout << "  (dry run: nothing was written)\n";
 }
@@ -164,36 +185,36 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
   pg::Target tgt(*conns.target);
-  try {
-    const bool tracks = plan.moves_watermark && strategy.has_cursor();
-    Observation obs;
-    if (tracks) {
-      obs = observe(src, plan, st, !warned_hidden);
-      warned_hidden = true;
-    } else {
-      src.begin_snapshot();
-    }
+  StoredState seen = st;  // the state version the next compare-and-set expects
+  bool target_checked = false;
 
+  // One target transaction: stage `select`, apply, and commit `next` with it.
+  auto load = [&](const Sql& select, const std::optional<Watermark>& next, bool last) {
     tgt.begin();
-    std::vector<std::string> tcols = tgt.columns(p.target.table);
-    std::string missing;
-    for (const auto& c : plan.columns)
-      if (std::find(tcols.begin(), tcols.end(), c) == tcols.end()) missing += (missing.empty() ? "" : ", ") + c;
-    if (!missing.empty())
-      throw RunError("target table " + p.target.table.display() + " lacks source column(s): " + missing);
-    if (writer.name() == "upsert" && !tgt.key_is_unique(p.target.table, p.target.key))
-      throw RunError("target table " + p.target.table.display() + " has no primary key or unique constraint on (" +
-                     ident_list(p.target.key) + "), which write mode upsert needs for ON CONFLICT");
+    if (!target_checked) {
+      std::vector<std::string> tcols = tgt.columns(p.target.table);
+      std::string missing;
+      for (const auto& c : plan.columns)
+        if (std::find(tcols.begin(), tcols.end(), c) == tcols.end()) missing += (missing.empty() ? "" : ", ") + c;
+      if (!missing.empty())
+        throw RunError("target table " + p.target.table.display() + " lacks source column(s): " + missing);
+      if (writer.name() == "upsert" && !tgt.key_is_unique(p.target.table, p.target.key))
+        throw RunError("target table " + p.target.table.display() + " has no primary key or unique constraint on (" +
+                       ident_list(p.target.key) + "), which write mode upsert needs for ON CONFLICT");
+      target_checked = true;
+    }
     tgt.create_stage(kStage, p.target.table, plan.columns);
-    spdlog::trace("extract: {}", plan.select.display());
+    spdlog::trace("extract: {}", select.display());
+    int64_t read = 0;
     {
       pg::Target::CopyIn copy(tgt.tx(), kStage, plan.columns);
-      res.rows_read = src.copy_out(plan.select, [&copy](const std::string& line) { copy.write(line); });
+      read = src.copy_out(select, [&copy](const std::string& line) { copy.write(line); });
       copy.complete();
     }
+    res.rows_read += read;
     fault_point("after_stage");
-    if (res.rows_read > 0 || plan.replace_target) {
-      if (res.rows_read > 0) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
+    if (read > 0 || plan.replace_target) {
+      if (read > 0) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
       for (const auto& s : writer.statements(wi)) {
         spdlog::trace("apply: {}", s.sql.display());
         int64_t n = tgt.exec(s.sql);
@@ -202,12 +223,11 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       }
     }
     fault_point("after_apply");
-    res.after = st.watermark;
-    if (plan.moves_watermark)
-      res.after = strategy.has_cursor() ? next_watermark(st.watermark, obs, req.mode == RunMode::kFullRefresh) : Watermark{};
-    pg::RunRecord rec{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted, res.after, ""};
+    if (next) res.after = *next;
+    pg::RunRecord rec{res.run_id,       last ? "succeeded" : "running", res.rows_read, res.rows_written,
+                      res.rows_deleted, res.after,                      ""};
     if (cfg.state_with_target(p)) {
-      if (plan.moves_watermark) store.save(tgt.tx(), p.name, p.detect.strategy, st, res.after);
+      if (next) store.save(tgt.tx(), p.name, p.detect.strategy, seen, *next);
       store.finish_run(tgt.tx(), rec);
       fault_point("before_commit");
       tgt.commit();
@@ -219,9 +239,44 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       // Data first, then state: a crash between them re-reads this delta next run, which
       // idempotent writes absorb (docs/correctness.md).
       pqxx::work stx(conns.state->raw());
-      if (plan.moves_watermark) store.save(stx, p.name, p.detect.strategy, st, res.after);
+      if (next) store.save(stx, p.name, p.detect.strategy, seen, *next);
       store.finish_run(stx, rec);
       stx.commit();
+    }
+    if (next) {
+      seen.exists = true;
+      ++seen.version;
+    }
+  };
+
+  try {
+    res.after = st.watermark;
+    const bool tracks = plan.moves_watermark && strategy.has_cursor();
+    const bool reset = req.mode == RunMode::kFullRefresh;
+    if (tracks) {
+      Observed o = observe(src, plan, st, !warned_hidden);
+      warned_hidden = true;
+      if (plan.batching) {
+        // Each batch ends at the batch_size-th tuple and commits with the watermark of a run
+        // that read up to there; all batches share the one source snapshot.
+        std::optional<Tuple> after;
+        int batches = 0;
+        for (;;) {
+          std::optional<Tuple> upto = src.query_tuple(batch_bound_query(plan, after));
+          Observation obs = o.obs;
+          if (upto) observe_high(src, plan, st, o, upto, obs);
+          load(batch_select(plan, after, upto), next_watermark(st.watermark, obs, reset), !upto);
+          ++batches;
+          spdlog::debug("batch {} committed: {} rows so far, up to {}", batches, res.rows_read, tuple_text(upto));
+          if (!upto) break;
+          after = upto;
+        }
+      } else {
+        load(plan.select, next_watermark(st.watermark, o.obs, reset), true);
+      }
+    } else {
+      src.begin_snapshot();
+      load(plan.select, plan.moves_watermark ? std::optional<Watermark>(Watermark{}) : std::nullopt, true);
     }
     src.finish();
   } catch (...) {
@@ -233,7 +288,8 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       why = e.what();
     }
     try {
-      store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, 0, 0, std::nullopt, redact_text(why)});
+      store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
+                                     std::nullopt, redact_text(why)});
     } catch (const std::exception& e) {
       spdlog::warn("could not record the failed run: {}", e.what());
     }

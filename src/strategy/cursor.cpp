@@ -24,13 +24,28 @@ Sql cast(const std::string& value, const std::string& type) {
 
 // Rows strictly after tuple `t` on its prefix of the tuple columns. A leading `c >= v`
 // lets a plain index on the cursor column serve the row comparison.
-Sql after(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
+Sql after_tuple(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
   const size_t n = std::min(cols.size(), t.size());
   Sql s;
   if (n == 1) return s.text(quote_ident(cols[0]) + " > ").append(cast(t[0], types[0]));
   s.text(quote_ident(cols[0]) + " >= ").append(cast(t[0], types[0])).text(" AND (");
   for (size_t i = 0; i < n; ++i) s.text((i ? ", " : "") + quote_ident(cols[i]));
   s.text(") > (");
+  for (size_t i = 0; i < n; ++i) {
+    if (i) s.text(", ");
+    s.append(cast(t[i], types[i]));
+  }
+  return s.text(")");
+}
+
+// Rows at or before tuple `t` (all of its columns).
+Sql up_to(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
+  const size_t n = std::min(cols.size(), t.size());
+  Sql s;
+  if (n == 1) return s.text(quote_ident(cols[0]) + " <= ").append(cast(t[0], types[0]));
+  s.text(quote_ident(cols[0]) + " <= ").append(cast(t[0], types[0])).text(" AND (");
+  for (size_t i = 0; i < n; ++i) s.text((i ? ", " : "") + quote_ident(cols[i]));
+  s.text(") <= (");
   for (size_t i = 0; i < n; ++i) {
     if (i) s.text(", ");
     s.append(cast(t[i], types[i]));
@@ -153,7 +168,7 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
       // inclusive, so rows tied with it are read again rather than lost.
       lower = Sql(qc + " >= ").append(cast(safe[0], ctype));
     } else {
-      lower = after(plan.tuple_columns, plan.tuple_types, safe);
+      lower = after_tuple(plan.tuple_columns, plan.tuple_types, safe);
     }
   }
   plan.replace_target = in.request.mode == RunMode::kFullRefresh;
@@ -182,11 +197,59 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
     w.append(where).text(") OR " + qc + " IS NULL");
     where = w;
   }
-  plan.select = any ? base.text(" WHERE ").append(where) : base;
+  if (p.batch_size > 0 && in.request.mode == RunMode::kIncremental)
+    plan.batching = ExtractPlan::Batching{p.batch_size, base, source_from(p.source), lower, settle,
+                                          p.detect.null_cursor == NullCursor::kInclude};
+  plan.select = any ? Sql(base).text(" WHERE ").append(where) : base;
   plan.window = plan.replace_target ? "everything (full refresh)"
                 : any               ? where.display()
                                     : "everything (first run)";
   return plan;
 }
 
+namespace {
+
+// The predicate of one batch; NULL cursors join the first batch when configured.
+Sql batch_where(const ExtractPlan& plan, const std::optional<Tuple>& after, const std::optional<Tuple>& upto,
+                bool not_null) {
+  const auto& b = *plan.batching;
+  Sql where;
+  bool any = false;
+  auto add = [&](const Sql& s) {
+    where.text(any ? " AND " : "").append(s);
+    any = true;
+  };
+  if (after) add(after_tuple(plan.tuple_columns, plan.tuple_types, *after));
+  else if (b.lower) add(*b.lower);
+  if (b.settle) add(*b.settle);
+  if (upto) add(up_to(plan.tuple_columns, plan.tuple_types, *upto));
+  const std::string qc = quote_ident(plan.tuple_columns[0]);
+  if (not_null) add(Sql(qc + " IS NOT NULL"));
+  if (!any) return Sql("true");
+  if (!after && b.include_null && !not_null) {
+    Sql w("(");
+    return w.append(where).text(") OR " + qc + " IS NULL");
+  }
+  return where;
+}
+
+}  // namespace
+
 }  // namespace tidemark::strategy
+
+namespace tidemark {
+
+Sql batch_bound_query(const ExtractPlan& plan, const std::optional<Tuple>& after) {
+  const auto& b = *plan.batching;
+  Sql q("SELECT " + ident_list(plan.tuple_columns) + " FROM " + b.from + " WHERE ");
+  q.append(strategy::batch_where(plan, after, std::nullopt, true)).text(" ORDER BY ");
+  for (size_t i = 0; i < plan.tuple_columns.size(); ++i) q.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]));
+  return q.text(" OFFSET " + std::to_string(b.size - 1) + " LIMIT 1");
+}
+
+Sql batch_select(const ExtractPlan& plan, const std::optional<Tuple>& after, const std::optional<Tuple>& upto) {
+  Sql q = plan.batching->base;
+  return q.text(" WHERE ").append(strategy::batch_where(plan, after, upto, false));
+}
+
+}  // namespace tidemark

@@ -18,6 +18,8 @@ class FullStrategy final : public Strategy {
     if (!p.detect.cursor.empty()) out.emplace_back("detect.cursor", unused);
     if (p.detect.lookback) out.emplace_back("detect.lookback", unused);
     if (p.detect.settle_seconds) out.emplace_back("detect.settle", unused);
+    if (p.batch_size > 0)
+      out.emplace_back("batch_size", "strategy full replaces the target in one transaction; batch_size does not apply");
     if (p.target.write != "full_refresh")
       out.emplace_back("target.write", "strategy full replaces the target; use write: full_refresh (the default)");
     return out;

@@ -440,3 +440,32 @@ TEST_CASE("status shows each pipeline's watermark and last run", "[pg][status]")
   CHECK(j[0]["watermark"]["high"][0] == "1000");
   CHECK(j[1]["last_run"].is_null());
 }
+
+TEST_CASE("batch_size: the delta commits in batches, ties across batch boundaries are kept", "[pg][batch]") {
+  auto strategy = GENERATE(as<std::string>{}, "id", "updated_at");
+  INFO("strategy " << strategy);
+  Scenario s;
+  seed_items(s);  // 20 rows share each timestamp, so batches of 7 split ties
+  std::string y = pipeline(strategy, "upsert");
+  s.write_config(y + "    batch_size: 7\n");
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 1000);
+  CHECK(same_items(s));
+  CHECK(s.state_version("items") == 1000 / 7 + 1);
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount) SELECT 'b', g FROM generate_series(1, 30) g", s));
+  auto again = s.run_ok();
+  CHECK(again["rows_read"] == 30);
+  CHECK(same_items(s));
+}
+
+TEST_CASE("batch_size: a run killed after some batches resumes after the last committed batch", "[pg][batch]") {
+  Scenario s;
+  seed_items(s);
+  s.write_config(pipeline("updated_at", "upsert") + "    batch_size: 100\n");
+  CliResult killed = s.run({}, {{"TIDEMARK_FAULT", "after_commit@3:kill"}});
+  CHECK(killed.exit_code == 128 + 9);
+  CHECK(s.db().count(s.tgt() + ".items") == 300);
+  auto r = s.run_ok();
+  CHECK(r["rows_read"] == 700);
+  CHECK(same_items(s));
+}
