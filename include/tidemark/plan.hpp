@@ -71,6 +71,8 @@ struct SourceShape {
   std::optional<std::string> cursor_sequence;
   int64_t sequence_cache = 1;
   bool key_unique = false;  // the target key is a primary key / unique constraint of the source
+  bool cursor_nullable = true;  // unknown for query sources
+  bool cursor_indexed = false;  // an index leads with the cursor column (IS NULL is cheap)
   const ColumnInfo* find(const std::string& name) const;
 };
 
@@ -94,6 +96,9 @@ struct ExtractPlan {
   // transaction that starts later can write (last sequence value, or the clock). Empty:
   // no horizon is known, the safe mark lags one run.
   std::optional<Sql> horizon;
+  // Counts rows whose cursor is NULL (never read with null_cursor: warn), where that is cheap
+  // (an index on the cursor) or the run reads everything anyway.
+  std::optional<Sql> null_count;
   std::string window;                // human-readable description of what is read
   // For range runs: a predicate on the target table (no alias) selecting the range's rows.
   std::optional<Sql> target_range;

@@ -55,6 +55,8 @@ class Source {
     std::vector<SessionRef> sessions;  // sessions of this database inside a transaction
     int64_t hidden_sessions = 0;       // sessions this role may not inspect
     std::vector<std::string> prepared; // prepared transactions of this database (32-bit xids)
+    int64_t oldest_pid = 0;            // the session with the oldest open transaction
+    int64_t oldest_seconds = 0;        // and how long it has been open
   };
   // Autocommit statement that must run before the snapshot is taken.
   BeforeSnapshot observe_before(const std::optional<Sql>& horizon);
@@ -69,6 +71,7 @@ class Source {
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
   bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
   bool value_at_most(const std::string& a, const std::string& b, const std::string& type);
+  int64_t count(const Sql& sql);
   int64_t copy_out(const Sql& select, const LineSink& sink);
   void finish();
 

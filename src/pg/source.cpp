@@ -60,6 +60,16 @@ SourceShape Source::describe(const PipelineConfig& p) {
         shape.sequence_cache = s[0][1].is_null() ? 1 : s[0][1].as<int64_t>();
       }
     }
+    if (p.source.table && !p.detect.cursor.empty()) {
+      pqxx::result c = tx.exec(
+          "SELECT NOT a.attnotnull, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = "
+          "a.attnum AND i.indpred IS NULL) FROM pg_attribute a WHERE a.attrelid = to_regclass(" +
+          tx.quote(p.source.table->quoted()) + ") AND a.attname = " + tx.quote(p.detect.cursor));
+      if (!c.empty()) {
+        shape.cursor_nullable = c[0][0].as<bool>();
+        shape.cursor_indexed = c[0][1].as<bool>();
+      }
+    }
     if (p.source.table && !p.target.key.empty()) {
       const std::string keys = array_literal(p.target.key);
       // The key is the source's primary key or a unique constraint: no duplicates to drop.
@@ -91,12 +101,21 @@ Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon)
         ", (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND query = '<insufficient privilege>')"
         ", (SELECT coalesce(json_agg(transaction::text), '[]')::text FROM pg_prepared_xacts "
-        "WHERE database = current_database())");
+        "WHERE database = current_database())"
+        ", (SELECT json_build_array(pid, extract(epoch FROM now() - xact_start)::bigint)::text FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+        "AND backend_type = 'client backend' AND application_name IS DISTINCT FROM 'tidemark-source' "
+        "ORDER BY xact_start LIMIT 1)");
     BeforeSnapshot b;
     if (!r[0].is_null()) b.horizon = r[0].c_str();
     for (const auto& s : json::parse(r[1].c_str())) b.sessions.push_back({s[0].get<int64_t>(), s[1].get<std::string>()});
     b.hidden_sessions = r[2].as<int64_t>();
     b.prepared = json_strings(r[3]);
+    if (!r[4].is_null()) {
+      json oldest = json::parse(r[4].c_str());
+      b.oldest_pid = oldest[0].get<int64_t>();
+      b.oldest_seconds = oldest[1].get<int64_t>();
+    }
     return b;
   } catch (...) {
     translate("source '" + c_.name() + "'");
@@ -155,6 +174,14 @@ bool Source::value_at_most(const std::string& a, const std::string& b, const std
   s.value(a).text(" AS " + type + ") <= CAST(").value(b).text(" AS " + type + ")");
   try {
     return tx_->exec1(c_.render(s))[0].as<bool>();
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+int64_t Source::count(const Sql& sql) {
+  try {
+    return tx_->exec1(c_.render(sql))[0].as<int64_t>();
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }

@@ -21,6 +21,8 @@ namespace tidemark {
 namespace {
 
 const char* kStage = "_tm_stage";
+// A source transaction open this long holding back the safe mark is worth a warning.
+constexpr int64_t kLongTransactionSeconds = 300;
 
 const char* mode_name(RunMode m) {
   switch (m) {
@@ -122,6 +124,17 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
   if (!obs.in_flight.empty())
     spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
                   obs.in_flight.sessions.size());
+  if (st.watermark.pending && !obs.pending_ended && before.oldest_seconds >= kLongTransactionSeconds)
+    spdlog::warn(
+        "session {} has had a transaction open for {}s in the source database; until it ends the safe mark stays at "
+        "{} and each run re-reads from there (see pg_stat_activity)",
+        before.oldest_pid, before.oldest_seconds, tuple_text(st.watermark.safe));
+  if (plan.null_count) {
+    const int64_t nulls = src.count(*plan.null_count);
+    if (nulls > 0)
+      spdlog::warn("{} source row(s) have a NULL {} and are not loaded; set detect.null_cursor: include to load them",
+                   nulls, plan.tuple_columns[0]);
+  }
   return o;
 }
 

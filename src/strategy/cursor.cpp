@@ -156,8 +156,12 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1)
     plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
 
-  std::optional<Sql> lower;
   const Watermark& wm = in.state.watermark;
+  const bool reads_all = in.request.mode == RunMode::kFullRefresh || !wm.safe;
+  if (p.detect.null_cursor == NullCursor::kWarn && in.shape.cursor_nullable && (in.shape.cursor_indexed || reads_all))
+    plan.null_count = Sql("SELECT count(*) FROM " + source_from(p.source) + " WHERE " + qc + " IS NULL");
+
+  std::optional<Sql> lower;
   if (in.request.mode == RunMode::kIncremental && wm.safe) {
     const Tuple& safe = *wm.safe;
     const bool same_columns = wm.columns == plan.tuple_columns || wm.columns.empty();

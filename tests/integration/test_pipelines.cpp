@@ -469,3 +469,68 @@ TEST_CASE("batch_size: a run killed after some batches resumes after the last co
   CHECK(r["rows_read"] == 700);
   CHECK(same_items(s));
 }
+
+TEST_CASE("in-flight safety: a sequence value taken before the transaction has an xid is not skipped",
+          "[pg][inflight]") {
+  Scenario s;
+  seed_items(s, 10);
+  s.write_config(pipeline("id", "upsert"));
+  s.run_ok();
+  // nextval() assigns no transaction id: only pg_stat_activity shows this transaction.
+  Db slow;
+  pqxx::work held(slow.conn());
+  std::string slow_id = held.exec(sub("SELECT nextval(pg_get_serial_sequence('SRC.items', 'id'))", s))[0][0].c_str();
+  CHECK(held.exec("SELECT pg_current_xact_id_if_assigned() IS NULL")[0][0].as<bool>());
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount) VALUES ('fast', 1)", s));
+  s.run_ok();
+  held.exec(sub("INSERT INTO SRC.items (id, name, amount) VALUES (" + slow_id + ", 'slow', 1)", s));
+  held.commit();
+  s.run_ok();
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'slow'", s)) == "1");
+  CHECK(same_items(s));
+}
+
+TEST_CASE("updated_at: microseconds, timestamp without time zone and the client's time zone never shift the watermark",
+          "[pg][updated_at]") {
+  Scenario s;
+  s.db().exec(sub("CREATE TABLE SRC.ev (id int PRIMARY KEY, at timestamp NOT NULL, v text);"
+                  "CREATE TABLE TGT.ev (id int PRIMARY KEY, at timestamp NOT NULL, v text);"
+                  // around the 2024 US spring-forward gap, to the microsecond
+                  "INSERT INTO SRC.ev VALUES (1, '2024-03-10 01:59:59.999998', 'a'), (2, '2024-03-10 02:30:00.000001', 'b')",
+                  s));
+  s.write_config("  - name: ev\n    source: {connection: db, table: SRC.ev}\n"
+                 "    detect: {strategy: updated_at, cursor: at}\n    target: {connection: db, table: TGT.ev, key: [id]}\n");
+  std::map<std::string, std::string> zone = {{"PGTZ", "America/New_York"}, {"TZ", "Asia/Tokyo"}};
+  CliResult r1 = s.run({"--json"}, zone);
+  REQUIRE(r1.exit_code == 0);
+  CHECK(r1.json()[0]["watermark_after"]["high"][0] == "2024-03-10 02:30:00.000001");
+  // One microsecond later is new; the same instant with a smaller key is not.
+  s.db().exec(sub("INSERT INTO SRC.ev VALUES (3, '2024-03-10 02:30:00.000002', 'c'), (4, '2024-03-10 02:30:00.000001', 'd')", s));
+  CliResult r2 = s.run({"--json"}, {{"PGTZ", "Pacific/Chatham"}, {"TZ", "UTC"}});
+  REQUIRE(r2.exit_code == 0);
+  CHECK(r2.json()[0]["rows_read"] == 2);
+  CHECK(s.same_content("ev", "ev", "id"));
+}
+
+TEST_CASE("NULL cursors are counted and warned about, or loaded every run with null_cursor: include",
+          "[pg][updated_at]") {
+  Scenario s;
+  s.db().exec(sub("CREATE TABLE SRC.n (id int PRIMARY KEY, at timestamptz, v text); CREATE INDEX ON SRC.n (at);"
+                  "CREATE TABLE TGT.n (id int PRIMARY KEY, at timestamptz, v text);"
+                  "CREATE TABLE TGT.n2 (id int PRIMARY KEY, at timestamptz, v text);"
+                  "INSERT INTO SRC.n VALUES (1, '2024-01-01', 'a'), (2, NULL, 'b')",
+                  s));
+  s.write_config(
+      "  - name: warn\n    source: {connection: db, table: SRC.n}\n"
+      "    detect: {strategy: updated_at, cursor: at}\n    target: {connection: db, table: TGT.n, key: [id]}\n"
+      "  - name: include\n    source: {connection: db, table: SRC.n}\n"
+      "    detect: {strategy: updated_at, cursor: at, null_cursor: include}\n"
+      "    target: {connection: db, table: TGT.n2, key: [id]}\n");
+  REQUIRE(s.run().exit_code == 0);
+  s.db().exec(sub("INSERT INTO SRC.n VALUES (3, NULL, 'c')", s));
+  CliResult r = s.run();
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("2 source row(s) have a NULL at"));
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.n WHERE id = 3", s)) == "0");
+  CHECK(s.same_content("n", "n2", "id"));
+}
