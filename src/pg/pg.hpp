@@ -91,6 +91,9 @@ class Target {
   std::vector<std::string> columns(const QualifiedName& table);
   // True when `key` is exactly a primary key or unique constraint of the table.
   bool key_is_unique(const QualifiedName& table, const std::vector<std::string>& key);
+  // True when the table has no rows; then it is also locked against other writers until
+  // this transaction ends, so it stays empty for a direct load.
+  bool claim_if_empty(const QualifiedName& table);
   void create_stage(const std::string& stage, const QualifiedName& target, const std::vector<std::string>& cols);
 
   // A COPY FROM STDIN into the staging table; write() each line, then complete().

@@ -45,6 +45,18 @@ bool Target::key_is_unique(const QualifiedName& table, const std::vector<std::st
   }
 }
 
+bool Target::claim_if_empty(const QualifiedName& table) {
+  try {
+    const std::string probe = "SELECT NOT EXISTS (SELECT 1 FROM " + table.quoted() + ")";
+    if (!tx_->exec1(probe)[0].as<bool>()) return false;
+    // SHARE mode blocks other writers (not readers) until we commit.
+    tx_->exec("LOCK TABLE " + table.quoted() + " IN SHARE MODE");
+    return tx_->exec1(probe)[0].as<bool>();
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
 void Target::create_stage(const std::string& stage, const QualifiedName& target, const std::vector<std::string>& cols) {
   try {
     // The target's own column types, so COPY parses values exactly as the target stores them.

@@ -188,7 +188,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   res.window = plan.window;
   const Writer& writer = plan.replace_target ? *find_writer("full_refresh") : *find_writer(p.target.write);
   WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
-                !shape.key_unique};
+                !p.target.key.empty() && !shape.key_unique};
   if (opts.dry_run) {
     print_plan(p, st, plan, wi, writer);
     return res;
@@ -216,17 +216,25 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
                        ident_list(p.target.key) + "), which write mode upsert needs for ON CONFLICT");
       target_checked = true;
     }
-    tgt.create_stage(kStage, p.target.table, plan.columns);
+    // Direct load: when the source cannot repeat a key and the target is empty (or is being
+    // replaced), every write mode reduces to inserting the rows, so COPY goes straight into
+    // the target and the staging copy and merge are skipped.
+    bool direct = !wi.dedupe && (plan.replace_target || tgt.claim_if_empty(p.target.table));
+    if (direct && plan.replace_target) res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
+    const std::string into = direct ? p.target.table.quoted() : kStage;
+    if (!direct) tgt.create_stage(kStage, p.target.table, plan.columns);
     spdlog::trace("extract: {}", select.display());
+    spdlog::debug("loading {}", direct ? "directly into the target" : "through the staging table");
     int64_t read = 0;
     {
-      pg::Target::CopyIn copy(tgt.tx(), kStage, plan.columns);
+      pg::Target::CopyIn copy(tgt.tx(), into, plan.columns);
       read = src.copy_out(select, [&copy](const std::string& line) { copy.write(line); });
       copy.complete();
     }
     res.rows_read += read;
+    if (direct) res.rows_written += read;
     fault_point("after_stage");
-    if (read > 0 || plan.replace_target) {
+    if (!direct && (read > 0 || plan.replace_target)) {
       if (read > 0) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
       for (const auto& s : writer.statements(wi)) {
         spdlog::trace("apply: {}", s.sql.display());

@@ -534,3 +534,23 @@ TEST_CASE("NULL cursors are counted and warned about, or loaded every run with n
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.n WHERE id = 3", s)) == "0");
   CHECK(s.same_content("n", "n2", "id"));
 }
+
+TEST_CASE("a query source that repeats a key keeps the newest row per key, and merges into existing target rows",
+          "[pg][upsert]") {
+  auto write = GENERATE(as<std::string>{}, "upsert", "delete_insert", "append");
+  INFO("write " << write);
+  Scenario s;
+  s.db().exec(sub("CREATE TABLE SRC.h (id int, at timestamptz NOT NULL, v text);"
+                  "CREATE TABLE TGT.cur (id int PRIMARY KEY, at timestamptz NOT NULL, v text);"
+                  "INSERT INTO SRC.h VALUES (1, '2024-01-01', 'old'), (1, '2024-01-03', 'newest'), (1, '2024-01-02', 'mid'),"
+                  " (2, '2024-01-01', 'two');"
+                  "INSERT INTO TGT.cur VALUES (3, '2023-01-01', 'kept'), (2, '2023-01-01', 'stale')",
+                  s));
+  s.write_config("  - name: cur\n    source:\n      connection: db\n      query: 'SELECT id, at, v FROM SRC.h'\n"
+                 "    detect: {strategy: updated_at, cursor: at}\n"
+                 "    target: {connection: db, table: TGT.cur, key: [id], write: " + write + "}\n");
+  s.run_ok();
+  CHECK(s.db().value(sub("SELECT v FROM TGT.cur WHERE id = 1", s)) == "newest");
+  CHECK(s.db().value(sub("SELECT v FROM TGT.cur WHERE id = 3", s)) == "kept");
+  CHECK(s.db().value(sub("SELECT v FROM TGT.cur WHERE id = 2", s)) == (write == "append" ? "stale" : "two"));
+}
