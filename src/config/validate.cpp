@@ -141,8 +141,7 @@ class Validator {
     for (const auto& kv : n) {
       std::string name = kv.first.Scalar();
       std::string p = "connections." + name;
-      auto dsn = get_string(kv.second, p);
-      if (dsn && dsn->empty()) error(kv.second, p, "empty connection string");
+      auto dsn = get_string(kv.second, p);  // "" is valid: libpq's defaults (PG* variables)
       cfg.connections[name] = dsn ? *dsn : "";  // known even when its value failed, to avoid follow-up errors
     }
   }

@@ -197,6 +197,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   res.run_id = store.start_run(p.name, mode_name(req.mode), st.watermark);
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
+  if (st.watermark.safe != st.watermark.high && req.mode == RunMode::kIncremental)
+    spdlog::debug("re-reading the band after safe {} up to high {} (transactions were in flight there)",
+                  tuple_text(st.watermark.safe), tuple_text(st.watermark.high));
   pg::Target tgt(*conns.target);
   StoredState seen = st;  // the state version the next compare-and-set expects
   bool target_checked = false;

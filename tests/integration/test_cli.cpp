@@ -94,3 +94,13 @@ TEST_CASE("quiet mode prints nothing when a run succeeds", "[pg][cli]") {
   CHECK(r.out.empty());
   CHECK(r.err.empty());
 }
+
+TEST_CASE("every example config shipped in configs/ validates", "[pg][cli]") {
+  for (const char* name : {"demo.yaml", "example.yaml", "example.json"}) {
+    INFO(name);
+    CliResult r = run_cli({"validate", "-c", std::string(TIDEMARK_SOURCE_DIR) + "/configs/" + name},
+                          {{"DEMO_APP_DSN", "dbname=app"}, {"DEMO_WAREHOUSE_DSN", "dbname=warehouse"}});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+  }
+}
