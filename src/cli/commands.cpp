@@ -17,13 +17,6 @@ namespace tidemark::cli {
 
 using nlohmann::json;
 
-static std::string tuple_text(const std::optional<Tuple>& t) {
-  if (!t) return "-";
-  std::string out;
-  for (size_t i = 0; i < t->size(); ++i) out += (i ? ", " : "") + (*t)[i];
-  return t->size() == 1 ? out : "(" + out + ")";
-}
-
 static const char* outcome_name(PipelineResult::Outcome o) {
   switch (o) {
     case PipelineResult::Outcome::kOk: return "succeeded";

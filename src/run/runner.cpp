@@ -6,11 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
 #include "pg/pg.hpp"
+#include "run/fault.hpp"
+#include "run/observe.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/strategy.hpp"
@@ -21,8 +22,6 @@ namespace tidemark {
 namespace {
 
 const char* kStage = "_tm_stage";
-// A source transaction open this long holding back the safe mark is worth a warning.
-constexpr int64_t kLongTransactionSeconds = 300;
 
 const char* mode_name(RunMode m) {
   switch (m) {
@@ -31,29 +30,6 @@ const char* mode_name(RunMode m) {
     case RunMode::kFullRefresh: return "full_refresh";
   }
   return "?";
-}
-
-// Test hook (docs/operations.md): TIDEMARK_FAULT=<point>[@N][:kill] fails the run (or, with
-// :kill, kills the process as a crash would) the N-th time it passes <point> (default 1st).
-void fault_point(const char* point) {
-  static const char* spec_env = std::getenv("TIDEMARK_FAULT");
-  static int hits = 0;
-  if (!spec_env) return;
-  const std::string spec = spec_env;
-  const std::string head = spec.substr(0, spec.find(':'));
-  const std::string where = head.substr(0, head.find('@'));
-  if (where != point) return;
-  const int nth = head.find('@') == std::string::npos ? 1 : std::atoi(head.c_str() + head.find('@') + 1);
-  if (++hits != nth) return;
-  if (spec.size() > head.size() && spec.substr(head.size() + 1) == "kill") std::raise(SIGKILL);
-  throw RunError(std::string("injected fault at ") + point);
-}
-
-std::string tuple_text(const std::optional<Tuple>& t) {
-  if (!t) return "-";
-  std::string out;
-  for (size_t i = 0; i < t->size(); ++i) out += (i ? ", " : "") + (*t)[i];
-  return t->size() == 1 ? out : "(" + out + ")";
 }
 
 struct Connections {
@@ -75,67 +51,6 @@ Connections connect(const Config& cfg, const PipelineConfig& p) {
   c.source = std::make_unique<pg::Connection>(p.source.connection, cfg.connections.at(p.source.connection),
                                               "tidemark-source");
   return c;
-}
-
-// The snapshot-side facts the watermark rule needs (docs/correctness.md).
-struct Observed {
-  Observation obs;
-  std::optional<std::string> horizon;
-};
-
-// Sets obs.high and its candidate for a run (or batch) that read up to `high`.
-void observe_high(pg::Source& src, const ExtractPlan& plan, const StoredState& st, const Observed& o,
-                  std::optional<Tuple> high, Observation& obs) {
-  const bool reset = plan.mode == RunMode::kFullRefresh;
-  obs.high.reset();
-  obs.candidate.reset();
-  obs.lag = false;
-  if (high && st.watermark.high && !reset && !src.tuple_at_least(*high, *st.watermark.high, plan.tuple_types))
-    high.reset();  // behind the stored high (rows deleted, or an early batch): high never moves back
-  if (!high) return;
-  obs.high = high;
-  if (o.horizon) {
-    const bool within = src.value_at_most((*high)[0], *o.horizon, plan.tuple_types[0]);
-    obs.candidate = within ? *high : Tuple{*o.horizon};
-  } else {
-    obs.candidate = high;
-    obs.lag = true;
-  }
-}
-
-Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st, bool warn_hidden) {
-  Observed o;
-  Observation& obs = o.obs;
-  obs.columns = plan.tuple_columns;
-  pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon);
-  pg::Source::Snapshot snap = src.begin_snapshot();
-  fault_point("after_snapshot");
-  if (before.hidden_sessions > 0 && warn_hidden)
-    spdlog::warn(
-        "the source role cannot see {} other session(s) in pg_stat_activity; in-flight safety falls back to the "
-        "snapshot's transaction ids for them (GRANT pg_read_all_stats TO <role> closes this)",
-        before.hidden_sessions);
-  o.horizon = before.horizon;
-  obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
-  obs.in_flight.sessions = before.sessions;
-  obs.pending_ended =
-      st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, before.sessions, !before.prepared.empty());
-  observe_high(src, plan, st, o, src.query_tuple(plan.high_query), obs);
-  if (!obs.in_flight.empty())
-    spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
-                  obs.in_flight.sessions.size());
-  if (st.watermark.pending && !obs.pending_ended && before.oldest_seconds >= kLongTransactionSeconds)
-    spdlog::warn(
-        "session {} has had a transaction open for {}s in the source database; until it ends the safe mark stays at "
-        "{} and each run re-reads from there (see pg_stat_activity)",
-        before.oldest_pid, before.oldest_seconds, tuple_text(st.watermark.safe));
-  if (plan.null_count) {
-    const int64_t nulls = src.count(*plan.null_count);
-    if (nulls > 0)
-      spdlog::warn("{} source row(s) have a NULL {} and are not loaded; set detect.null_cursor: include to load them",
-                   nulls, plan.tuple_columns[0]);
-  }
-  return o;
 }
 
 void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPlan& plan, const WriteInput& wi,

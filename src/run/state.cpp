@@ -14,6 +14,13 @@ const ColumnInfo* SourceShape::find(const std::string& name) const {
   return nullptr;
 }
 
+std::string tuple_text(const std::optional<Tuple>& t) {
+  if (!t) return "-";
+  std::string out;
+  for (size_t i = 0; i < t->size(); ++i) out += (i ? ", " : "") + (*t)[i];
+  return t->size() == 1 ? out : "(" + out + ")";
+}
+
 static json tuple_json(const std::optional<Tuple>& t) { return t ? json(*t) : json(nullptr); }
 
 json Watermark::to_json() const {

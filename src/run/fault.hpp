@@ -1,0 +1,9 @@
+// Test hook for crash and failure tests (docs/operations.md): TIDEMARK_FAULT=<point>[@N][:kill]
+// fails the run (or, with :kill, kills the process as a crash would) the N-th time (default:
+// the first) the run passes <point>. Points: after_snapshot, after_stage, after_apply,
+// before_commit, after_commit.
+#pragma once
+
+namespace tidemark {
+void fault_point(const char* point);
+}  // namespace tidemark
