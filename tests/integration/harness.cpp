@@ -43,6 +43,7 @@ CliProcess start_cli(const std::vector<std::string>& args, const std::map<std::s
   static std::atomic<int> seq{0};
   std::string base = "/tmp/tm_cli_" + std::to_string(getpid()) + "_" + std::to_string(seq++);
   CliProcess p{-1, base + ".out", base + ".err"};
+  std::fflush(nullptr);  // or the child would flush our buffered output a second time
   pid_t pid = fork();
   if (pid == 0) {
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
