@@ -18,6 +18,9 @@ namespace tidemark {
 // as text in the source's own output format (UTC, ISO dates), so it round-trips exactly.
 using Tuple = std::vector<std::string>;
 
+// "v" or "(v1, v2)", "-" for none: for logs and tables.
+std::string tuple_text(const std::optional<Tuple>& t);
+
 // A source session that was inside a transaction when a snapshot was taken.
 struct SessionRef {
   int64_t pid = 0;

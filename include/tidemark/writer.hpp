@@ -28,8 +28,6 @@ class Writer {
  public:
   virtual ~Writer() = default;
   virtual std::string name() const = 0;
-  // Safe to repeat: a re-run of the same input leaves the same target.
-  virtual bool idempotent() const = 0;
   virtual FieldProblems check(const PipelineConfig& p, bool state_with_target) const = 0;
   virtual std::vector<WriteStatement> statements(const WriteInput& in) const = 0;
 };

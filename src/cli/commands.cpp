@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -46,9 +47,16 @@ int cmd_run(const RunArgs& a) {
   }
   // Usage errors surface before any connection: unknown names, a range without a cursor.
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines))
+  {
     if (range && !find_strategy(p->detect.strategy)->has_cursor())
       throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
                         " has no cursor, so --from/--to cannot select a range; run it without them");
+    static const std::regex int_re(R"(\s*-?[0-9]{1,30}\s*)");
+    for (const auto& [flag, v] : {std::pair{"--from", a.from}, std::pair{"--to", a.to}})
+      if (range && p->detect.strategy == "id" && !v.empty() && !std::regex_match(v, int_re))
+        throw ConfigError(std::string(flag) + " '" + v + "' is not an integer, as the id cursor of pipeline " +
+                          p->name + " needs");
+  }
   std::vector<PipelineResult> results = run_pipelines(cfg, opts);
   if (a.json) {
     json out = json::array();

@@ -323,9 +323,10 @@ class Validator {
       YAML::Node at = n;
       const size_t dot = field.find('.');
       std::string rel = field.substr(0, dot);
-      if (n[rel]) at = n[rel];
+      // reset(), not =: assigning to a yaml-cpp node that aliases the tree rewrites the tree.
+      if (n[rel]) at.reset(n[rel]);
       if (dot != std::string::npos && n[rel] && n[rel].IsMap() && n[rel][field.substr(dot + 1)])
-        at = n[rel][field.substr(dot + 1)];
+        at.reset(n[rel][field.substr(dot + 1)]);
       error(at, p + "." + field, what);
     };
     for (const auto& [field, what] : strategy.check(pc)) report(field, what);

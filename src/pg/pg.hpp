@@ -152,6 +152,9 @@ class StateStore {
             const StoredState& seen, const Watermark& next);
   void finish_run(pqxx::transaction_base& tx, const RunRecord& r);
   void finish_run(const RunRecord& r);  // in its own transaction
+  // save() (when `next` is set) and finish_run() in one transaction of the state database.
+  void save_and_finish(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
+                       const std::optional<Watermark>& next, const RunRecord& r);
   std::vector<StatusRow> status(const std::vector<std::string>& pipelines);
   const std::string& schema() const { return schema_; }
 

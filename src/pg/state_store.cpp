@@ -144,6 +144,18 @@ void StateStore::finish_run(const RunRecord& r) {
   }
 }
 
+void StateStore::save_and_finish(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
+                                 const std::optional<Watermark>& next, const RunRecord& r) {
+  try {
+    pqxx::work tx(c_.raw());
+    if (next) save(tx, pipeline, strategy, seen, *next);
+    finish_run(tx, r);
+    tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
 std::vector<StatusRow> StateStore::status(const std::vector<std::string>& pipelines) {
   try {
     pqxx::nontransaction tx(c_.raw());

@@ -1,6 +1,7 @@
 // One run of one pipeline, step by step (docs/architecture.md has the picture). The data
 // and the new watermark commit in one target transaction; when the state lives elsewhere,
-// the state commits after the data, which only idempotent write modes allow.
+// the state commits after the data (every write mode is idempotent, so a crash between
+// the two commits only re-reads the delta).
 #include "tidemark/runner.hpp"
 
 #include <spdlog/spdlog.h>
@@ -177,10 +178,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       fault_point("after_commit");
       // Data first, then state: a crash between them re-reads this delta next run, which
       // idempotent writes absorb (docs/correctness.md).
-      pqxx::work stx(conns.state->raw());
-      if (next) store.save(stx, p.name, p.detect.strategy, seen, *next);
-      store.finish_run(stx, rec);
-      stx.commit();
+      store.save_and_finish(p.name, p.detect.strategy, seen, next, rec);
     }
     if (next) {
       seen.exists = true;
@@ -203,7 +201,12 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
         for (;;) {
           std::optional<Tuple> upto = src.query_tuple(batch_bound_query(plan, after));
           Observation obs = o.obs;
-          if (upto) observe_high(src, plan, st, o, upto, obs);
+          if (upto) {
+            observe_high(src, plan, st, o, upto, obs);
+            // A batch that ends below the stored high has not yet re-read the whole band
+            // the pending mark waits for, so it must not promote that mark.
+            if (!obs.high) obs.pending_ended = false;
+          }
           load(batch_select(plan, after, upto), next_watermark(st.watermark, obs, reset), !upto);
           ++batches;
           spdlog::debug("batch {} committed: {} rows so far, up to {}", batches, res.rows_read, tuple_text(upto));
@@ -274,16 +277,18 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
     } catch (const LockBusy& e) {
       r.outcome = PipelineResult::Outcome::kLocked;
       r.error = e.what();
+      log::PipelineScope scope(p->name);
       spdlog::warn("{}", e.what());
     } catch (const ConfigError& e) {
       r.outcome = PipelineResult::Outcome::kConfig;
       r.error = e.what();
+      log::PipelineScope scope(p->name);
       spdlog::error("{}", e.what());
     } catch (const std::exception& e) {
       r.outcome = PipelineResult::Outcome::kFailed;
       r.error = redact_text(e.what());
       log::PipelineScope scope(p->name);
-      spdlog::error("run failed, nothing was committed: {}", r.error);
+      spdlog::error("run failed; its open transaction was rolled back and the watermark is where it was: {}", r.error);
     }
     results.push_back(std::move(r));
   }

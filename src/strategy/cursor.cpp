@@ -55,7 +55,8 @@ Sql up_to(const std::vector<std::string>& cols, const std::vector<std::string>& 
 
 Sql lookback_bound(const std::string& col, const std::string& type, const std::string& value,
                    const std::string& lookback, CursorKind kind) {
-  Sql s(quote_ident(col) + " > ");
+  // Inclusive, so a lookback of 0 still re-reads rows tied with the mark.
+  Sql s(quote_ident(col) + " >= ");
   s.append(cast(value, type));
   if (kind == CursorKind::kInteger) return s.text(" - " + std::to_string(std::stoll(lookback)));
   return s.text(" - CAST('" + format_interval_us(*parse_duration_us(lookback)) + "' AS interval)");
@@ -164,11 +165,14 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   std::optional<Sql> lower;
   if (in.request.mode == RunMode::kIncremental && wm.safe) {
     const Tuple& safe = *wm.safe;
-    const bool same_columns = wm.columns == plan.tuple_columns || wm.columns.empty();
+    if (!wm.columns.empty() && wm.columns != plan.tuple_columns)
+      throw RunError("pipeline " + p.name + ": the stored watermark is over (" + ident_list(wm.columns) +
+                     ") but the cursor and key are now (" + ident_list(plan.tuple_columns) +
+                     "); run once with --full-refresh to start over");
     if (p.detect.lookback) {
       lower = lookback_bound(cursor, ctype, safe[0], *p.detect.lookback, kind);
-    } else if (!same_columns || safe.size() > plan.tuple_columns.size()) {
-      // The key changed since this mark was stored: fall back to the cursor alone,
+    } else if (safe.size() > plan.tuple_columns.size()) {
+      // A mark longer than the tuple cannot be compared: fall back to the cursor alone,
       // inclusive, so rows tied with it are read again rather than lost.
       lower = Sql(qc + " >= ").append(cast(safe[0], ctype));
     } else {
@@ -196,6 +200,7 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   };
   if (lower) add(*lower);
   if (settle) add(*settle);
+  if (p.detect.null_cursor == NullCursor::kWarn) add(Sql(qc + " IS NOT NULL"));
   if (any && p.detect.null_cursor == NullCursor::kInclude) {
     Sql w("(");
     w.append(where).text(") OR " + qc + " IS NULL");
@@ -228,7 +233,7 @@ Sql batch_where(const ExtractPlan& plan, const std::optional<Tuple>& after, cons
   if (b.settle) add(*b.settle);
   if (upto) add(up_to(plan.tuple_columns, plan.tuple_types, *upto));
   const std::string qc = quote_ident(plan.tuple_columns[0]);
-  if (not_null) add(Sql(qc + " IS NOT NULL"));
+  if (not_null || !b.include_null) add(Sql(qc + " IS NOT NULL"));
   if (!any) return Sql("true");
   if (!after && b.include_null && !not_null) {
     Sql w("(");

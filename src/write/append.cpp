@@ -8,7 +8,6 @@ namespace tidemark::write {
 class Append final : public Writer {
  public:
   std::string name() const override { return "append"; }
-  bool idempotent() const override { return true; }
   FieldProblems check(const PipelineConfig& p, bool state_with_target) const override {
     FieldProblems out = require_key(p, name());
     if (!state_with_target)

@@ -9,7 +9,6 @@ namespace tidemark::write {
 class DeleteInsert final : public Writer {
  public:
   std::string name() const override { return "delete_insert"; }
-  bool idempotent() const override { return true; }
   FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
 
   std::vector<WriteStatement> statements(const WriteInput& in) const override {

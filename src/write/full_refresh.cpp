@@ -9,7 +9,6 @@ namespace tidemark::write {
 class FullRefresh final : public Writer {
  public:
   std::string name() const override { return "full_refresh"; }
-  bool idempotent() const override { return true; }
   FieldProblems check(const PipelineConfig& p, bool) const override {
     FieldProblems out;
     if (p.detect.strategy != "full")

@@ -554,3 +554,23 @@ TEST_CASE("a query source that repeats a key keeps the newest row per key, and m
   CHECK(s.db().value(sub("SELECT v FROM TGT.cur WHERE id = 3", s)) == "kept");
   CHECK(s.db().value(sub("SELECT v FROM TGT.cur WHERE id = 2", s)) == (write == "append" ? "stale" : "two"));
 }
+
+TEST_CASE("batch_size: a batch below the stored high never promotes the pending mark, even if the run then fails",
+          "[pg][batch][inflight]") {
+  Scenario s;
+  seed_items(s, 10);
+  s.write_config(pipeline("id", "upsert") + "    batch_size: 2\n");
+  s.run_ok();
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount) SELECT 'early', g FROM generate_series(1, 3) g", s));
+  Db slow;
+  pqxx::work held(slow.conn());
+  held.exec(sub("INSERT INTO SRC.items (name, amount) VALUES ('slow', 1)", s));
+  s.db().exec(sub("INSERT INTO SRC.items (name, amount) VALUES ('fast', 1)", s));
+  s.run_ok();  // reads early + fast; slow is in flight, so safe stays behind
+  held.commit();
+  CliResult failed = s.run({}, {{"TIDEMARK_FAULT", "before_commit@2"}});
+  CHECK(failed.exit_code == 1);
+  s.run_ok();
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'slow'", s)) == "1");
+  CHECK(same_items(s));
+}
