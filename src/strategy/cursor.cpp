@@ -200,7 +200,7 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   };
   if (lower) add(*lower);
   if (settle) add(*settle);
-  if (p.detect.null_cursor == NullCursor::kWarn) add(Sql(qc + " IS NOT NULL"));
+  if (p.detect.null_cursor == NullCursor::kWarn && in.shape.cursor_nullable) add(Sql(qc + " IS NOT NULL"));
   if (any && p.detect.null_cursor == NullCursor::kInclude) {
     Sql w("(");
     w.append(where).text(") OR " + qc + " IS NULL");
