@@ -99,6 +99,11 @@ struct ExtractPlan {
   // transaction that starts later can write (last sequence value, or the clock). Empty:
   // no horizon is known, the safe mark lags one run.
   std::optional<Sql> horizon;
+  // How the horizon is defined, which also says which open transactions can matter:
+  // kSequence: only those holding a lock on `writer_locks` (they took a sequence value or
+  // wrote the table); kClock: only those that began at or before the candidate mark.
+  enum class HorizonKind { kNone, kSequence, kClock } horizon_kind = HorizonKind::kNone;
+  std::vector<std::string> writer_locks;  // relations (regclass text): source table, sequence
   // Counts rows whose cursor is NULL (never read with null_cursor: warn), where that is cheap
   // (an index on the cursor) or the run reads everything anyway.
   std::optional<Sql> null_count;

@@ -65,6 +65,7 @@ class Validator {
   }
 
   void check_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) {
+    check_duplicates(map, path);
     for (const auto& kv : map) {
       std::string k = kv.first.Scalar();
       bool known = false;
@@ -73,6 +74,15 @@ class Validator {
         std::string p = path.empty() ? k : path + "." + k;
         error(kv.first, p, "unknown key" + did_you_mean(k, allowed));
       }
+    }
+  }
+
+  // yaml-cpp keeps both entries of a repeated key and lookups see the first: refuse it.
+  void check_duplicates(const YAML::Node& map, const std::string& path) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      const std::string k = kv.first.Scalar();
+      if (!seen.insert(k).second) error(kv.first, path.empty() ? k : path + "." + k, "given more than once");
     }
   }
 
@@ -103,7 +113,10 @@ class Validator {
   std::vector<std::string> get_names(const YAML::Node& n, const std::string& path) {
     std::vector<std::string> out;
     if (n.IsScalar()) {  // `key: id` is accepted as `key: [id]`
-      if (auto s = get_string(n, path)) out.push_back(*s);
+      if (auto s = get_string(n, path)) {
+        if (s->empty()) error(n, path, "empty column name");
+        else out.push_back(*s);
+      }
       return out;
     }
     if (!n.IsSequence()) {
@@ -138,6 +151,7 @@ class Validator {
       return;
     }
     if (!expect_map(n, "connections")) return;
+    check_duplicates(n, "connections");
     for (const auto& kv : n) {
       std::string name = kv.first.Scalar();
       std::string p = "connections." + name;

@@ -50,20 +50,25 @@ class Source {
 
   SourceShape describe(const PipelineConfig& p);
 
+  struct OpenSession {
+    SessionRef ref;            // xact_start as epoch microseconds
+    bool holds_writer_lock;    // holds a lock on one of the plan's writer_locks relations
+  };
   struct BeforeSnapshot {
     std::optional<std::string> horizon;
-    std::vector<SessionRef> sessions;  // sessions of this database inside a transaction
+    std::vector<OpenSession> sessions;  // sessions of this database inside a transaction
     int64_t hidden_sessions = 0;       // sessions this role may not inspect
     std::vector<std::string> prepared; // prepared transactions of this database (32-bit xids)
     int64_t oldest_pid = 0;            // the session with the oldest open transaction
     int64_t oldest_seconds = 0;        // and how long it has been open
   };
   // Autocommit statement that must run before the snapshot is taken.
-  BeforeSnapshot observe_before(const std::optional<Sql>& horizon);
+  BeforeSnapshot observe_before(const std::optional<Sql>& horizon, const std::vector<std::string>& writer_locks);
 
   struct Snapshot {
     std::vector<std::string> xip;     // every in-progress xid (xid8) of the cluster
     std::vector<std::string> db_xip;  // those that belong to this database
+    std::vector<std::string> prepared_xip;  // those of prepared transactions of this database
   };
   Snapshot begin_snapshot();
 
@@ -71,6 +76,8 @@ class Source {
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
   bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
   bool value_at_most(const std::string& a, const std::string& b, const std::string& type);
+  // A timestamp of `type` as microseconds since the epoch (as the server computes it).
+  int64_t epoch_us(const std::string& value, const std::string& type);
   int64_t count(const Sql& sql);
   int64_t copy_out(const Sql& select, const LineSink& sink);
   void finish();

@@ -88,14 +88,18 @@ SourceShape Source::describe(const PipelineConfig& p) {
   }
 }
 
-Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon) {
+Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon,
+                                              const std::vector<std::string>& writer_locks) {
   try {
     pqxx::nontransaction tx(c_.raw());
     std::string h = horizon ? "(" + c_.render(*horizon) + ")::text" : "NULL::text";
+    const std::string locks = tx.quote(array_literal(writer_locks));
     pqxx::row r = tx.exec1(
         "SELECT " + h +
-        ", (SELECT coalesce(json_agg(json_build_array(pid, (extract(epoch FROM xact_start) * 1000000)::bigint::text)), "
-        "'[]')::text FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        ", (SELECT coalesce(json_agg(json_build_array(a.pid, (extract(epoch FROM a.xact_start) * 1000000)::bigint::text,"
+        " EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.relation = ANY (SELECT to_regclass(x) FROM unnest(" +
+        locks + "::text[]) AS x)))), '[]')::text FROM pg_stat_activity a WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() "
         "AND xact_start IS NOT NULL AND backend_type = 'client backend' "
         "AND application_name IS DISTINCT FROM 'tidemark-source')"
         ", (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -108,7 +112,8 @@ Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon)
         "ORDER BY xact_start LIMIT 1)");
     BeforeSnapshot b;
     if (!r[0].is_null()) b.horizon = r[0].c_str();
-    for (const auto& s : json::parse(r[1].c_str())) b.sessions.push_back({s[0].get<int64_t>(), s[1].get<std::string>()});
+    for (const auto& s : json::parse(r[1].c_str()))
+      b.sessions.push_back({{s[0].get<int64_t>(), s[1].get<std::string>()}, s[2].get<bool>()});
     b.hidden_sessions = r[2].as<int64_t>();
     b.prepared = json_strings(r[3]);
     if (!r[4].is_null()) {
@@ -131,8 +136,10 @@ Source::Snapshot Source::begin_snapshot() {
         "SELECT (SELECT coalesce(json_agg(xid::text), '[]') FROM x)::text, "
         "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
         "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL "
-        "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text");
-    return {json_strings(r[0]), json_strings(r[1])};
+        "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text, "
+        "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
+        "SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text");
+    return {json_strings(r[0]), json_strings(r[1]), json_strings(r[2])};
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }
@@ -174,6 +181,16 @@ bool Source::value_at_most(const std::string& a, const std::string& b, const std
   s.value(a).text(" AS " + type + ") <= CAST(").value(b).text(" AS " + type + ")");
   try {
     return tx_->exec1(c_.render(s))[0].as<bool>();
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+int64_t Source::epoch_us(const std::string& value, const std::string& type) {
+  Sql s("SELECT (extract(epoch FROM CAST(");
+  s.value(value).text(" AS " + type + ")) * 1000000)::bigint");
+  try {
+    return tx_->exec1(c_.render(s))[0].as<int64_t>();
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }

@@ -32,7 +32,7 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
   Observed o;
   Observation& obs = o.obs;
   obs.columns = plan.tuple_columns;
-  pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon);
+  pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon, plan.writer_locks);
   pg::Source::Snapshot snap = src.begin_snapshot();
   fault_point("after_snapshot");
   if (before.hidden_sessions > 0 && warn_hidden)
@@ -41,11 +41,32 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
         "snapshot's transaction ids for them (GRANT pg_read_all_stats TO <role> closes this)",
         before.hidden_sessions);
   o.horizon = before.horizon;
-  obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
-  obs.in_flight.sessions = before.sessions;
+  std::vector<SessionRef> open;
+  for (const auto& s : before.sessions) open.push_back(s.ref);
   obs.pending_ended =
-      st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, before.sessions, !before.prepared.empty());
+      st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, open, !before.prepared.empty());
   observe_high(src, plan, st, o, src.query_tuple(plan.high_query), obs);
+
+  // Which open transactions could still commit a row at or below the candidate. With a
+  // horizon and every session visible, only those that took a value before the observation:
+  // holders of a lock on the cursor's sequence or the table (sequence cursors), or sessions
+  // whose transaction, and so its now(), began at or before the candidate (clock cursors).
+  // Otherwise every open transaction of the database counts.
+  const bool narrow = before.hidden_sessions == 0 && o.horizon && obs.candidate &&
+                      plan.horizon_kind != ExtractPlan::HorizonKind::kNone;
+  if (!narrow) {
+    obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
+    obs.in_flight.sessions = open;
+  } else {
+    obs.in_flight.xids = snap.prepared_xip;  // not sessions, so not covered below
+    std::optional<int64_t> limit;
+    if (plan.horizon_kind == ExtractPlan::HorizonKind::kClock)
+      limit = src.epoch_us((*obs.candidate)[0], plan.tuple_types[0]);
+    for (const auto& s : before.sessions) {
+      const bool matters = limit ? std::stoll(s.ref.xact_start) <= *limit : s.holds_writer_lock;
+      if (matters) obs.in_flight.sessions.push_back(s.ref);
+    }
+  }
   if (!obs.in_flight.empty())
     spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
                   obs.in_flight.sessions.size());

@@ -43,6 +43,7 @@ json Watermark::to_json() const {
 static std::optional<Tuple> tuple_from(const json& j, const char* what) {
   if (j.is_null()) return std::nullopt;
   if (!j.is_array()) throw RunError(std::string("stored watermark: '") + what + "' is not a list");
+  if (j.empty()) throw RunError(std::string("stored watermark: '") + what + "' is an empty list");
   Tuple t;
   for (const auto& v : j) {
     if (!v.is_string()) throw RunError(std::string("stored watermark: '") + what + "' holds a non-text value");

@@ -152,10 +152,14 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   }
 
   // Horizon for in-flight safety, evaluated before the snapshot (docs/correctness.md).
-  if (kind == CursorKind::kTimestamp && ctype != "date")
+  if (kind == CursorKind::kTimestamp && ctype != "date") {
     plan.horizon = Sql("CAST(statement_timestamp() AS " + ctype + ") - interval '1 microsecond'");
-  else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1)
+    plan.horizon_kind = ExtractPlan::HorizonKind::kClock;
+  } else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1 && p.source.table) {
     plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
+    plan.horizon_kind = ExtractPlan::HorizonKind::kSequence;
+    plan.writer_locks = {p.source.table->quoted(), *in.shape.cursor_sequence};
+  }
 
   const Watermark& wm = in.state.watermark;
   const bool reads_all = in.request.mode == RunMode::kFullRefresh || !wm.safe;

@@ -1,5 +1,6 @@
 // Human durations in config ("15m") to microseconds and to PostgreSQL interval literals.
 #include <cctype>
+#include <cstdint>
 
 #include "tidemark/util.hpp"
 
@@ -23,6 +24,7 @@ std::optional<int64_t> parse_duration_us(const std::string& text) {
   else if (unit == "h" || unit == "hours") mult = 3600LL * 1000000;
   else if (unit == "d" || unit == "days") mult = 86400LL * 1000000;
   else return std::nullopt;
+  if (n > INT64_MAX / mult) return std::nullopt;  // beyond 64-bit microseconds
   return n * mult;
 }
 

@@ -1,6 +1,8 @@
 // Identifier quoting and the Sql value/text container (see sql.hpp).
 #include "tidemark/sql.hpp"
 
+#include <cctype>
+
 namespace tidemark {
 
 std::string quote_ident(const std::string& name) {
@@ -19,7 +21,16 @@ std::string QualifiedName::quoted() const {
   return schema.empty() ? quote_ident(name) : quote_ident(schema) + "." + quote_ident(name);
 }
 
-std::string QualifiedName::display() const { return schema.empty() ? name : schema + "." + name; }
+// Parts that would not read back as one plain part (a dot, a quote, white space) are quoted.
+static std::string display_part(const std::string& part) {
+  for (char c : part)
+    if (c == '.' || c == '"' || std::isspace(static_cast<unsigned char>(c))) return quote_ident(part);
+  return part;
+}
+
+std::string QualifiedName::display() const {
+  return schema.empty() ? display_part(name) : display_part(schema) + "." + display_part(name);
+}
 
 // Splits on dots outside double quotes; "" inside quotes is a literal quote. Unquoted
 // parts are taken as written (case is kept), because config names are catalog names.

@@ -54,7 +54,7 @@ TEST_CASE("an unknown pipeline name exits 2 with a suggestion", "[pg][cli]") {
   CHECK_THAT(r.err, Catch::Contains("did you mean 'orders'?"));
 }
 
-TEST_CASE("--from/--to need a named pipeline, and strategy full refuses a range", "[pg][cli]") {
+TEST_CASE("a range (--from/--to) needs a named pipeline, and strategy full refuses one", "[pg][cli]") {
   std::string path = write_file("good3.yaml", kGood);
   CHECK(run_cli({"run", "-c", path, "--from", "1", "--to", "2"}).exit_code == 2);
   CliResult r = run_cli({"run", "-c", path, "dim", "--from", "1", "--to", "2"});

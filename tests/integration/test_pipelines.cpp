@@ -292,7 +292,7 @@ TEST_CASE("range runs (--from/--to) replace exactly the range with delete_insert
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'fixed'", s)) == "198");
 }
 
-TEST_CASE("--full-refresh reloads everything and restarts the watermark", "[pg][full_refresh]") {
+TEST_CASE("a full refresh (--full-refresh) reloads everything and restarts the watermark", "[pg][full_refresh]") {
   Scenario s;
   seed_items(s);
   s.write_config(pipeline("updated_at", "upsert"));
@@ -304,7 +304,7 @@ TEST_CASE("--full-refresh reloads everything and restarts the watermark", "[pg][
   CHECK(s.run_ok()["rows_read"] == 0);
 }
 
-TEST_CASE("--dry-run prints the plan and writes nothing, not even the state schema", "[pg][dry_run]") {
+TEST_CASE("a dry run (--dry-run) prints the plan and writes nothing, not even the state schema", "[pg][dry_run]") {
   Scenario s;
   seed_items(s);
   s.write_config(pipeline("updated_at", "upsert"));

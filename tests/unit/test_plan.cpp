@@ -98,19 +98,41 @@ bool text_mentions(const Sql& s, const std::string& needle) {
                      [&](const std::string& part) { return part.find(needle) != std::string::npos; });
 }
 
+// null_cursor: warn (the default) never reads rows whose cursor is NULL.
+const std::string kNotNull = R"( AND "updated_at" IS NOT NULL)";
+
 const std::string kCompoundLower =
     R"("updated_at" >= CAST($1 AS timestamp with time zone) AND ("updated_at", "id") > )"
     R"((CAST($2 AS timestamp with time zone), CAST($3 AS bigint)))";
 
 }  // namespace
 
-TEST_CASE("plan: a first run reads everything with no WHERE", "[unit][plan]") {
+TEST_CASE("plan: a first run has no lower bound and reads every row, NULL cursors only with null_cursor include",
+          "[unit][plan]") {
+  // A NOT NULL cursor column: no WHERE at all.
+  SourceShape not_null = orders_shape();
+  not_null.cursor_nullable = false;
+  const ExtractPlan everything = make_plan(orders_pipeline(), not_null);
+  CHECK(everything.select.display() == kOrdersSelect);
+  CHECK(everything.window == "everything (first run)");
+  CHECK_FALSE(everything.null_count);
+  CHECK(make_plan(orders_pipeline(), not_null, stored({"updated_at", "id"}, {kTs, "42"})).select.with_placeholders() ==
+        kOrdersSelect + " WHERE " + kCompoundLower);
+
+  // A nullable cursor column (the default of SourceShape):
+  PipelineConfig include = orders_pipeline();
+  include.detect.null_cursor = NullCursor::kInclude;
+  const ExtractPlan all = make_plan(include, orders_shape());
+  CHECK(all.select.display() == kOrdersSelect);  // no WHERE at all
+  CHECK(all.select.values().empty());
+  CHECK(all.window == "everything (first run)");
+
   const ExtractPlan plan = make_plan(orders_pipeline(), orders_shape());
   CHECK(plan.pipeline == "orders");
   CHECK(plan.mode == RunMode::kIncremental);
-  CHECK(plan.select.display() == kOrdersSelect);
+  CHECK(plan.select.display() == kOrdersSelect + R"( WHERE "updated_at" IS NOT NULL)");
   CHECK(plan.select.values().empty());
-  CHECK(plan.window == "everything (first run)");
+  CHECK(plan.window == R"("updated_at" IS NOT NULL)");
   CHECK(plan.columns == std::vector<std::string>{"id", "amount", "updated_at"});
   CHECK(plan.tuple_columns == std::vector<std::string>{"updated_at", "id"});
   CHECK(plan.tuple_types == std::vector<std::string>{kTsType, "bigint"});
@@ -123,8 +145,7 @@ TEST_CASE("plan: a first run reads everything with no WHERE", "[unit][plan]") {
         R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE "updated_at" IS NOT NULL ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
 
   const ExtractPlan ids = make_plan(events_pipeline(), events_shape());
-  CHECK(ids.select.display() == kEventsSelect);
-  CHECK(ids.window == "everything (first run)");
+  CHECK(ids.select.display() == kEventsSelect + R"( WHERE "id" IS NOT NULL)");
   CHECK(ids.tuple_columns == std::vector<std::string>{"id"});  // the key is the cursor: a one-column tuple
   CHECK(ids.high_query.display() ==
         R"(SELECT "id" FROM "public"."events" WHERE "id" IS NOT NULL ORDER BY "id" DESC LIMIT 1)");
@@ -133,15 +154,17 @@ TEST_CASE("plan: a first run reads everything with no WHERE", "[unit][plan]") {
 TEST_CASE("plan: updated_at reads strictly after the stored safe tuple with a compound comparison led by >=",
           "[unit][plan]") {
   const ExtractPlan plan = make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "id"}, {kTs, "42"}));
-  CHECK(plan.select.with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower);
+  CHECK(plan.select.with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower + kNotNull);
   CHECK(plan.select.display() ==
         kOrdersSelect +
             R"( WHERE "updated_at" >= CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone) AND )"
-            R"(("updated_at", "id") > (CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone), CAST('42' AS bigint)))");
+            R"(("updated_at", "id") > (CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone), CAST('42' AS bigint)))"
+            R"( AND "updated_at" IS NOT NULL)");
   CHECK(plan.select.values() == std::vector<SqlValue>{kTs, kTs, "42"});
   CHECK(plan.window ==
         R"("updated_at" >= CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone) AND )"
-        R"(("updated_at", "id") > (CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone), CAST('42' AS bigint)))");
+        R"(("updated_at", "id") > (CAST('2024-05-01 10:00:00.123456+00' AS timestamp with time zone), CAST('42' AS bigint)))"
+        R"( AND "updated_at" IS NOT NULL)");
   CHECK(plan.high_query.with_placeholders() ==
         R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE "updated_at" IS NOT NULL AND )" + kCompoundLower +
             R"( ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
@@ -150,9 +173,9 @@ TEST_CASE("plan: updated_at reads strictly after the stored safe tuple with a co
 
 TEST_CASE("plan: an id cursor reads strictly after the stored id", "[unit][plan]") {
   const ExtractPlan plan = make_plan(events_pipeline(), events_shape(), stored({"id"}, {"51000"}, "id"));
-  CHECK(plan.select.with_placeholders() == kEventsSelect + R"( WHERE "id" > CAST($1 AS bigint))");
+  CHECK(plan.select.with_placeholders() == kEventsSelect + R"( WHERE "id" > CAST($1 AS bigint) AND "id" IS NOT NULL)");
   CHECK(plan.select.values() == std::vector<SqlValue>{"51000"});
-  CHECK(plan.window == R"("id" > CAST('51000' AS bigint))");
+  CHECK(plan.window == R"("id" > CAST('51000' AS bigint) AND "id" IS NOT NULL)");
 }
 
 TEST_CASE("plan: watermark values are bound as values and never pasted into the SQL text", "[unit][plan]") {
@@ -171,23 +194,29 @@ TEST_CASE("plan: watermark values are bound as values and never pasted into the 
   CHECK_FALSE(text_mentions(clean.select, "42"));
 }
 
-TEST_CASE("plan: a timestamp lookback starts the read that far below safe, on the cursor alone", "[unit][plan]") {
+TEST_CASE("plan: a timestamp lookback starts the read that far below safe, on the cursor alone, inclusive",
+          "[unit][plan]") {
   PipelineConfig p = orders_pipeline();
   p.detect.lookback = "15m";
   const ExtractPlan plan = make_plan(p, orders_shape(), stored({"updated_at", "id"}, {kTs, "42"}));
   CHECK(plan.select.with_placeholders() ==
-        kOrdersSelect + R"( WHERE "updated_at" > CAST($1 AS timestamp with time zone) - CAST('900 seconds' AS interval))");
+        kOrdersSelect + R"( WHERE "updated_at" >= CAST($1 AS timestamp with time zone) - CAST('900 seconds' AS interval))" +
+            kNotNull);
   CHECK(plan.select.values() == std::vector<SqlValue>{kTs});
   // A first run has nothing to look back from.
-  CHECK(make_plan(p, orders_shape()).select.display() == kOrdersSelect);
+  CHECK(make_plan(p, orders_shape()).select.display() == kOrdersSelect + R"( WHERE "updated_at" IS NOT NULL)");
 }
 
 TEST_CASE("plan: an id lookback subtracts a number of ids from safe", "[unit][plan]") {
   PipelineConfig p = events_pipeline();
   p.detect.lookback = "1000";
   const ExtractPlan plan = make_plan(p, events_shape(), stored({"id"}, {"51000"}, "id"));
-  CHECK(plan.select.with_placeholders() == kEventsSelect + R"( WHERE "id" > CAST($1 AS bigint) - 1000)");
-  CHECK(plan.window == R"("id" > CAST('51000' AS bigint) - 1000)");
+  CHECK(plan.select.with_placeholders() == kEventsSelect + R"( WHERE "id" >= CAST($1 AS bigint) - 1000 AND "id" IS NOT NULL)");
+  CHECK(plan.window == R"("id" >= CAST('51000' AS bigint) - 1000 AND "id" IS NOT NULL)");
+  // A lookback of 0 still re-reads the row at the mark.
+  p.detect.lookback = "0";
+  CHECK(make_plan(p, events_shape(), stored({"id"}, {"51000"}, "id")).select.with_placeholders() ==
+        kEventsSelect + R"( WHERE "id" >= CAST($1 AS bigint) - 0 AND "id" IS NOT NULL)");
 }
 
 TEST_CASE("plan: settle caps the window and the high mark below now() - settle", "[unit][plan]") {
@@ -195,11 +224,11 @@ TEST_CASE("plan: settle caps the window and the high mark below now() - settle",
   p.detect.settle_seconds = 30;
   const std::string settle = R"("updated_at" <= CAST(now() - CAST('30 seconds' AS interval) AS timestamp with time zone))";
   const ExtractPlan first = make_plan(p, orders_shape());
-  CHECK(first.select.display() == kOrdersSelect + " WHERE " + settle);
-  CHECK(first.window == settle);
+  CHECK(first.select.display() == kOrdersSelect + " WHERE " + settle + kNotNull);
+  CHECK(first.window == settle + kNotNull);
 
   const ExtractPlan next = make_plan(p, orders_shape(), stored({"updated_at", "id"}, {kTs, "42"}));
-  CHECK(next.select.with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower + " AND " + settle);
+  CHECK(next.select.with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower + " AND " + settle + kNotNull);
   CHECK(next.high_query.with_placeholders() ==
         R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE "updated_at" IS NOT NULL AND )" + kCompoundLower +
             " AND " + settle + R"( ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
@@ -302,7 +331,7 @@ TEST_CASE("plan: a full refresh ignores the stored watermark, reads everything a
   p.batch_size = 1000;
   const ExtractPlan plan = make_plan(p, orders_shape(), stored({"updated_at", "id"}, {kTs, "42"}), full_refresh());
   CHECK(plan.mode == RunMode::kFullRefresh);
-  CHECK(plan.select.display() == kOrdersSelect);
+  CHECK(plan.select.display() == kOrdersSelect + R"( WHERE "updated_at" IS NOT NULL)");
   CHECK(plan.select.values().empty());
   CHECK(plan.replace_target);
   CHECK(plan.moves_watermark);
@@ -310,23 +339,34 @@ TEST_CASE("plan: a full refresh ignores the stored watermark, reads everything a
   CHECK(plan.high_query.display() ==
         R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE "updated_at" IS NOT NULL ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
   CHECK_FALSE(plan.batching);  // one transaction replaces the target
+  PipelineConfig include = p;
+  include.detect.null_cursor = NullCursor::kInclude;
+  CHECK(make_plan(include, orders_shape(), stored({"updated_at", "id"}, {kTs, "42"}), full_refresh()).select.display() ==
+        kOrdersSelect);
 }
 
-TEST_CASE("plan: a stored watermark over other tuple columns falls back to the cursor alone, inclusive",
+TEST_CASE("plan: a stored watermark over other tuple columns is refused; a longer mark falls back to >= on the cursor",
           "[unit][plan]") {
   // The key changed from order_no to id since the mark was stored.
-  const ExtractPlan plan = make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "order_no"}, {kTs, "A-7"}));
-  CHECK(plan.select.with_placeholders() == kOrdersSelect + R"( WHERE "updated_at" >= CAST($1 AS timestamp with time zone))");
-  CHECK(plan.select.values() == std::vector<SqlValue>{kTs});
+  CHECK_THROWS_AS(make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "order_no"}, {kTs, "A-7"})), RunError);
+  CHECK_THROWS_WITH(make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "order_no"}, {kTs, "A-7"})),
+                    R"(pipeline orders: the stored watermark is over ("updated_at", "order_no") but the cursor and key )"
+                    R"(are now ("updated_at", "id"); run once with --full-refresh to start over)");
+  // A full refresh starts over, whatever the stored mark.
+  CHECK_NOTHROW(make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "order_no"}, {kTs, "A-7"}), full_refresh()));
 
-  // A mark longer than the current tuple (a key column was dropped) does the same.
+  // A mark without column names that is longer than the tuple cannot be compared: the cursor
+  // alone, inclusive, so rows tied with it are read again rather than lost.
   const ExtractPlan longer = make_plan(orders_pipeline(), orders_shape(), stored({}, {kTs, "42", "x"}));
-  CHECK(longer.select.with_placeholders() == kOrdersSelect + R"( WHERE "updated_at" >= CAST($1 AS timestamp with time zone))");
+  CHECK(longer.select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" >= CAST($1 AS timestamp with time zone))" + kNotNull);
+  CHECK(longer.select.values() == std::vector<SqlValue>{kTs});
 }
 
 TEST_CASE("plan: a one-column safe mark (a horizon) reads strictly after the cursor value", "[unit][plan]") {
   const ExtractPlan plan = make_plan(orders_pipeline(), orders_shape(), stored({"updated_at", "id"}, {kTs}));
-  CHECK(plan.select.with_placeholders() == kOrdersSelect + R"( WHERE "updated_at" > CAST($1 AS timestamp with time zone))");
+  CHECK(plan.select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" > CAST($1 AS timestamp with time zone))" + kNotNull);
 }
 
 TEST_CASE("plan: a timestamp cursor's horizon is the statement clock, a date cursor has none", "[unit][plan]") {
@@ -402,7 +442,7 @@ TEST_CASE("plan: identifiers with quotes, dots and spaces are quoted everywhere 
   const ExtractPlan plan = make_plan(p, shape, stored({"Up\"dated", "Order Id"}, {kTs, "1"}));
   CHECK(plan.select.with_placeholders() ==
         R"(SELECT "Order Id", "Up""dated" FROM "My ""S"""."T.x" WHERE "Up""dated" >= CAST($1 AS timestamp with time zone) )"
-        R"(AND ("Up""dated", "Order Id") > (CAST($2 AS timestamp with time zone), CAST($3 AS bigint)))");
+        R"(AND ("Up""dated", "Order Id") > (CAST($2 AS timestamp with time zone), CAST($3 AS bigint)) AND "Up""dated" IS NOT NULL)");
   CHECK(plan.high_query.with_placeholders().rfind(
             R"(SELECT "Up""dated", "Order Id" FROM "My ""S"""."T.x" WHERE "Up""dated" IS NOT NULL AND )", 0) == 0);
 }
@@ -413,7 +453,7 @@ TEST_CASE("plan: a query source is read as a parenthesised subquery", "[unit][pl
   p.source.query = "SELECT id, kind FROM events WHERE kind <> 'debug'";
   const ExtractPlan plan = make_plan(p, events_shape(), stored({"id"}, {"10"}, "id"));
   CHECK(plan.select.with_placeholders() ==
-        R"(SELECT "id", "kind" FROM (SELECT id, kind FROM events WHERE kind <> 'debug') AS _tm_src WHERE "id" > CAST($1 AS bigint))");
+        R"(SELECT "id", "kind" FROM (SELECT id, kind FROM events WHERE kind <> 'debug') AS _tm_src WHERE "id" > CAST($1 AS bigint) AND "id" IS NOT NULL)");
   CHECK(plan.high_query.with_placeholders() ==
         R"(SELECT "id" FROM (SELECT id, kind FROM events WHERE kind <> 'debug') AS _tm_src WHERE "id" IS NOT NULL AND "id" > CAST($1 AS bigint) ORDER BY "id" DESC LIMIT 1)");
 }
@@ -453,10 +493,12 @@ TEST_CASE("plan: batch_size splits an incremental delta into batches ordered by 
   CHECK(batch.with_placeholders() ==
         kOrdersSelect +
             R"( WHERE "updated_at" >= CAST($1 AS timestamp with time zone) AND ("updated_at", "id") > (CAST($2 AS timestamp with time zone), CAST($3 AS bigint)))"
-            R"( AND "updated_at" <= CAST($4 AS timestamp with time zone) AND ("updated_at", "id") <= (CAST($5 AS timestamp with time zone), CAST($6 AS bigint)))");
+            R"( AND "updated_at" <= CAST($4 AS timestamp with time zone) AND ("updated_at", "id") <= (CAST($5 AS timestamp with time zone), CAST($6 AS bigint)))" +
+            kNotNull);
   CHECK(batch.values() == std::vector<SqlValue>{after[0], after[0], "7", upto[0], upto[0], "9"});
   // The last batch has no upper end; the first starts at the stored mark.
-  CHECK(batch_select(plan, std::nullopt, std::nullopt).with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower);
+  CHECK(batch_select(plan, std::nullopt, std::nullopt).with_placeholders() ==
+        kOrdersSelect + " WHERE " + kCompoundLower + kNotNull);
 
   // A first run with NULL cursors included: the first batch also takes the NULLs, the bound query never does.
   PipelineConfig n = p;

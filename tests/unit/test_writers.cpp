@@ -219,7 +219,6 @@ TEST_CASE("writers: write modes and strategies are listed and found by exact nam
     const Writer* w = find_writer(name);
     REQUIRE(w);
     CHECK(w->name() == name);
-    CHECK(w->idempotent());
   }
   CHECK(find_writer("merge") == nullptr);
   CHECK(find_writer("Upsert") == nullptr);
