@@ -22,4 +22,9 @@ void fault_point(const char* point) {
   throw RunError(std::string("injected fault at ") + point);
 }
 
+bool naive_watermark() {
+  static const bool on = std::getenv("TIDEMARK_NAIVE_WATERMARK") != nullptr;
+  return on;
+}
+
 }  // namespace tidemark

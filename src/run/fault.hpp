@@ -6,4 +6,7 @@
 
 namespace tidemark {
 void fault_point(const char* point);
+// TIDEMARK_NAIVE_WATERMARK=1 turns in-flight tracking off (safe = max cursor seen), so tests
+// can show the loss it prevents. Never set it in production.
+bool naive_watermark();
 }  // namespace tidemark

@@ -67,6 +67,11 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
       if (matters) obs.in_flight.sessions.push_back(s.ref);
     }
   }
+  if (naive_watermark()) {  // negative control for tests: the classic max(cursor) watermark
+    obs.in_flight = {};
+    obs.lag = false;
+    obs.candidate = obs.high;
+  }
   if (!obs.in_flight.empty())
     spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
                   obs.in_flight.sessions.size());
