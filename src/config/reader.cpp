@@ -15,11 +15,12 @@ YAML::Node read_document(const std::string& text, const std::string& name) {
     try {
       const auto parsed = nlohmann::json::parse(text);
       (void)parsed;
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       // nlohmann says "[json.exception.parse_error.101] parse error at line 3, column 5: …"
+      // (or out_of_range for a number too large for a double)
       std::string what = e.what();
-      auto p = what.find("parse error");
-      throw ConfigError(name + ": invalid JSON: " + (p == std::string::npos ? what : what.substr(p)));
+      auto p = what.find("] ");
+      throw ConfigError(name + ": invalid JSON: " + (p == std::string::npos ? what : what.substr(p + 2)));
     }
   }
   try {
