@@ -38,6 +38,9 @@ else
   fi
   TIDEMARK_TEST_DSN="$(tm_dsn tidemark_test)"
   export TIDEMARK_TEST_DSN
+  # We own this server, so the reliability tests may restart it mid-run.
+  TIDEMARK_TEST_RESTART="bash -c $(printf '%q' "source $(printf '%q' "$TM_REPO/scripts/lib/pgcluster.sh") && tm_cluster_restart test")"
+  export TIDEMARK_TEST_RESTART
   echo "==> tests use the private cluster: $TIDEMARK_TEST_DSN"
   if [[ "${TIDEMARK_KEEP_CLUSTER:-0}" == 1 ]]; then
     echo "    (kept running afterwards; stop it with: bash -c 'source scripts/lib/pgcluster.sh; tm_cluster_stop test')"
@@ -47,5 +50,11 @@ fi
 cd build
 # --no-tests=error: a suite that registered no tests must not pass CI.
 status=0
+export TIDEMARK_CHAOS_REPORT="$PWD/chaos-report.txt"
+rm -f "$TIDEMARK_CHAOS_REPORT"
 ctest --output-on-failure --no-tests=error -j2 "$@" || status=$?
+if [[ -s "$TIDEMARK_CHAOS_REPORT" ]]; then
+  echo "==> crash torture report (short variant; TIDEMARK_CHAOS_TRIALS=N runs more)"
+  cat "$TIDEMARK_CHAOS_REPORT"
+fi
 exit "$status"

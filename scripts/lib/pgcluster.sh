@@ -353,6 +353,23 @@ tm_cluster_stop() {
   _tm_info "cluster '$name' stopped"
 }
 
+# Restarts a running cluster with a fast shutdown (every session is terminated), as an
+# operator's restart would; used by the reliability tests.
+tm_cluster_restart() {
+  if (($# != 1)); then
+    _tm_err "usage: tm_cluster_restart NAME"
+    return 2
+  fi
+  local name="$1" base
+  _tm_check_name "$name" || return 1
+  base="$(_tm_existing_base "$name")" || { _tm_err "cluster '$name' does not exist"; return 1; }
+  if ! _tm_pg "$base" "$TM_PGBIN/pg_ctl" -D "$base/data" -l "$base/server.log" -m fast -w -t 60 restart >/dev/null; then
+    _tm_err "could not restart cluster '$name'"
+    _tm_show_log "$base"
+    return 1
+  fi
+}
+
 tm_psql() {
   if (($# < 2)); then
     _tm_err "usage: tm_psql NAME DB [psql args...]"

@@ -76,7 +76,10 @@ CliResult run_cli(const std::vector<std::string>& args, const std::map<std::stri
   return finish(start_cli(args, env));
 }
 
-Db::Db(const std::string& dsn) : conn_(std::make_unique<pqxx::connection>(dsn)) {
+Db::Db(const std::string& dsn) : dsn_(dsn) { reconnect(); }
+
+void Db::reconnect() {
+  conn_ = std::make_unique<pqxx::connection>(dsn_);
   pqxx::nontransaction tx(*conn_);
   tx.exec("SET client_min_messages = warning; SET TimeZone = 'UTC'");
 }

@@ -44,8 +44,10 @@ class Db {
   // Order-independent content fingerprint: md5 of all rows as text, ordered by `order_by`.
   std::string fingerprint(const std::string& table, const std::string& order_by);
   pqxx::connection& conn() { return *conn_; }
+  void reconnect();  // after a server restart
 
  private:
+  std::string dsn_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 
