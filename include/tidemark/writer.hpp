@@ -17,6 +17,9 @@ struct WriteInput {
   std::optional<std::string> order_column;  // keep the row with the largest value per key
   std::optional<Sql> target_range;          // range runs: target rows the range owns
   bool dedupe = true;  // false when the source guarantees one row per key (its primary key)
+  // Columns whose type has no equality operator (json, geometric types, xml): compared as
+  // text when deciding whether a row changed.
+  std::vector<std::string> text_compare = {};
 };
 
 struct WriteStatement {

@@ -94,8 +94,12 @@ class Target {
   ~Target();
   void begin();
   pqxx::transaction_base& tx() { return *tx_; }
+  struct Column {
+    std::string name;
+    bool has_equality;  // its type has a default btree/hash equality (json, point, xml do not)
+  };
   // Columns of the target table (throws RunError when it does not exist).
-  std::vector<std::string> columns(const QualifiedName& table);
+  std::vector<Column> columns(const QualifiedName& table);
   // True when `key` is exactly a primary key or unique constraint of the table.
   bool key_is_unique(const QualifiedName& table, const std::vector<std::string>& key);
   // True when the table has no rows; then it is also locked against other writers until

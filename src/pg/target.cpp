@@ -15,16 +15,18 @@ void Target::begin() {
   }
 }
 
-std::vector<std::string> Target::columns(const QualifiedName& table) {
+std::vector<Target::Column> Target::columns(const QualifiedName& table) {
   try {
     pqxx::result r = tx_->exec(
-        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(" + tx_->quote(table.quoted()) +
+        "SELECT a.attname, EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod"
+        " WHERE oc.opcintype = a.atttypid AND oc.opcdefault AND am.amname IN ('btree', 'hash'))"
+        " FROM pg_attribute a WHERE a.attrelid = to_regclass(" + tx_->quote(table.quoted()) +
         ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
     if (r.empty())
       throw RunError("target '" + c_.name() + "': table " + table.display() +
                      " does not exist; create it with the source's columns and key first");
-    std::vector<std::string> out;
-    for (const auto& row : r) out.push_back(row[0].c_str());
+    std::vector<Column> out;
+    for (const auto& row : r) out.push_back({row[0].c_str(), row[1].as<bool>()});
     return out;
   } catch (...) {
     translate("target '" + c_.name() + "'");

@@ -124,10 +124,13 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   auto load = [&](const Sql& select, const std::optional<Watermark>& next, bool last) {
     tgt.begin();
     if (!target_checked) {
-      std::vector<std::string> tcols = tgt.columns(p.target.table);
       std::string missing;
-      for (const auto& c : plan.columns)
-        if (std::find(tcols.begin(), tcols.end(), c) == tcols.end()) missing += (missing.empty() ? "" : ", ") + c;
+      const auto tcols = tgt.columns(p.target.table);
+      for (const auto& c : plan.columns) {
+        auto it = std::find_if(tcols.begin(), tcols.end(), [&c](const pg::Target::Column& t) { return t.name == c; });
+        if (it == tcols.end()) missing += (missing.empty() ? "" : ", ") + c;
+        else if (!it->has_equality) wi.text_compare.push_back(c);
+      }
       if (!missing.empty())
         throw RunError("target table " + p.target.table.display() + " lacks source column(s): " + missing);
       if (writer.name() == "upsert" && !tgt.key_is_unique(p.target.table, p.target.key))

@@ -24,7 +24,16 @@ class Upsert final : public Writer {
       sql += "UPDATE SET ";
       for (size_t i = 0; i < rest.size(); ++i)
         sql += (i ? ", " : "") + quote_ident(rest[i]) + " = EXCLUDED." + quote_ident(rest[i]);
-      sql += " WHERE (" + ident_list(rest, "t") + ") IS DISTINCT FROM (" + ident_list(rest, "EXCLUDED") + ")";
+      auto side = [&](const std::string& alias) {
+        std::string out;
+        for (size_t i = 0; i < rest.size(); ++i) {
+          out += (i ? ", " : "") + alias + "." + quote_ident(rest[i]);
+          if (std::find(in.text_compare.begin(), in.text_compare.end(), rest[i]) != in.text_compare.end())
+            out += "::text";
+        }
+        return out;
+      };
+      sql += " WHERE (" + side("t") + ") IS DISTINCT FROM (" + side("EXCLUDED") + ")";
     }
     return {{WriteStatement::Effect::kWritten, Sql(sql)}};
   }

@@ -224,3 +224,13 @@ TEST_CASE("writers: write modes and strategies are listed and found by exact nam
   CHECK(find_writer("Upsert") == nullptr);
   CHECK(find_writer("") == nullptr);
 }
+
+TEST_CASE("writers: upsert compares columns without an equality operator as text", "[unit][writers]") {
+  WriteInput in = orders_input();
+  in.columns = {"id", "doc", "amount"};
+  in.text_compare = {"doc"};
+  const auto st = statements("upsert", in);
+  REQUIRE(st.size() == 1);
+  CHECK_THAT(st[0].sql.display(),
+             Contains(R"(WHERE (t."doc"::text, t."amount") IS DISTINCT FROM (EXCLUDED."doc"::text, EXCLUDED."amount"))"));
+}
