@@ -57,4 +57,18 @@ if [[ -s "$TIDEMARK_CHAOS_REPORT" ]]; then
   echo "==> crash torture report (short variant; TIDEMARK_CHAOS_TRIALS=N runs more)"
   cat "$TIDEMARK_CHAOS_REPORT"
 fi
+
+# The sanitizer pass: in CI (or on request), the unit and integration tiers again, against an
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything.
+if [[ -n "${CI:-}" || "${TIDEMARK_SANITIZE_PASS:-0}" == 1 ]]; then
+  cd "$TM_REPO"
+  echo "==> sanitizer pass: building build-asan (-DTIDEMARK_SANITIZE=ON)"
+  TIDEMARK_CMAKE_ARGS="-DTIDEMARK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" tm_build build-asan
+  cd build-asan
+  export TIDEMARK_BIN="$TM_REPO/build-asan/tidemark"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
+  export LSAN_OPTIONS="suppressions=$TM_REPO/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  ctest --output-on-failure --no-tests=error -j2 -L 'unit|integration' || status=$?
+fi
 exit "$status"

@@ -78,6 +78,7 @@ TEST_CASE("a run whose backend is terminated exits 1, keeps its state, and the n
               "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%'");
   CliResult r = tmtest::finish(p);
   hold.commit();
+  INFO("stderr: " << r.err);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("target 'db'"));
   CHECK(s.state_version("t") == version);
