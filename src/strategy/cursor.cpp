@@ -22,15 +22,17 @@ Sql cast(const std::string& value, const std::string& type) {
   return Sql("CAST(").value(value).text(" AS " + type + ")");
 }
 
-// Rows strictly after tuple `t` on its prefix of the tuple columns. A leading `c >= v`
-// lets a plain index on the cursor column serve the row comparison.
-Sql after_tuple(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
+// `(cols…) op (t…)` on the prefix of the tuple columns that `t` covers. With several columns
+// a leading comparison on the cursor alone (`lead`, which must not exclude any row the row
+// comparison keeps) lets a plain index on the cursor column serve the row comparison.
+Sql tuple_compare(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t,
+                  const char* op, const char* lead) {
   const size_t n = std::min(cols.size(), t.size());
   Sql s;
-  if (n == 1) return s.text(quote_ident(cols[0]) + " > ").append(cast(t[0], types[0]));
-  s.text(quote_ident(cols[0]) + " >= ").append(cast(t[0], types[0])).text(" AND (");
+  if (n == 1) return s.text(quote_ident(cols[0]) + " " + op + " ").append(cast(t[0], types[0]));
+  s.text(quote_ident(cols[0]) + " " + lead + " ").append(cast(t[0], types[0])).text(" AND (");
   for (size_t i = 0; i < n; ++i) s.text((i ? ", " : "") + quote_ident(cols[i]));
-  s.text(") > (");
+  s.text(std::string(") ") + op + " (");
   for (size_t i = 0; i < n; ++i) {
     if (i) s.text(", ");
     s.append(cast(t[i], types[i]));
@@ -38,19 +40,12 @@ Sql after_tuple(const std::vector<std::string>& cols, const std::vector<std::str
   return s.text(")");
 }
 
-// Rows at or before tuple `t` (all of its columns).
+// Rows strictly after tuple `t`; rows at or before it.
+Sql after_tuple(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
+  return tuple_compare(cols, types, t, ">", ">=");
+}
 Sql up_to(const std::vector<std::string>& cols, const std::vector<std::string>& types, const Tuple& t) {
-  const size_t n = std::min(cols.size(), t.size());
-  Sql s;
-  if (n == 1) return s.text(quote_ident(cols[0]) + " <= ").append(cast(t[0], types[0]));
-  s.text(quote_ident(cols[0]) + " <= ").append(cast(t[0], types[0])).text(" AND (");
-  for (size_t i = 0; i < n; ++i) s.text((i ? ", " : "") + quote_ident(cols[i]));
-  s.text(") <= (");
-  for (size_t i = 0; i < n; ++i) {
-    if (i) s.text(", ");
-    s.append(cast(t[i], types[i]));
-  }
-  return s.text(")");
+  return tuple_compare(cols, types, t, "<=", "<=");
 }
 
 Sql lookback_bound(const std::string& col, const std::string& type, const std::string& value,
