@@ -23,6 +23,7 @@ namespace tidemark {
 namespace {
 
 const char* kStage = "_tm_stage";
+constexpr int64_t kAnalyzeStageRows = 100000;
 
 const char* mode_name(RunMode m) {
   switch (m) {
@@ -157,7 +158,11 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     if (direct) res.rows_written += read;
     fault_point("after_stage");
     if (!direct && (read > 0 || plan.replace_target)) {
-      if (read > 0) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
+      // Temp tables are never auto-analyzed. For a small stage the planner's size estimate
+      // (from the file) already picks the index-driven merge, and ANALYZE would cost about
+      // a fifth of the run (measured: 28 ms of 130 ms for 20 000 rows); for a large one the
+      // statistics pay for themselves.
+      if (read >= kAnalyzeStageRows) tgt.exec(Sql(std::string("ANALYZE ") + kStage));
       for (const auto& s : writer.statements(wi)) {
         spdlog::trace("apply: {}", s.sql.display());
         int64_t n = tgt.exec(s.sql);

@@ -34,6 +34,12 @@ const std::string kDedupedRows =
     R"(SELECT DISTINCT ON (s."id") s."id", s."amount", s."updated_at" FROM _tm_stage AS s )"
     R"(ORDER BY s."id", s."updated_at" DESC NULLS LAST, s.ctid DESC)";
 const std::string kPlainRows = R"(SELECT s."id", s."amount", s."updated_at" FROM _tm_stage AS s)";
+// Upsert first drops staged rows the target already holds unchanged (an anti-join).
+std::string unchanged_dropped(const std::string& rows) {
+  return R"(SELECT d."id", d."amount", d."updated_at" FROM ()" + rows +
+         R"() AS d WHERE NOT EXISTS (SELECT 1 FROM "analytics"."orders" AS x WHERE x."id" = d."id" AND )"
+         R"((x."amount", x."updated_at") IS NOT DISTINCT FROM (d."amount", d."updated_at")))";
+}
 
 PipelineConfig pipeline(const std::string& strategy, const std::string& write, std::vector<std::string> key) {
   PipelineConfig p;
@@ -55,7 +61,7 @@ TEST_CASE("writers: upsert inserts new keys and updates only rows whose values c
   CHECK(out[0].effect == Effect::kWritten);
   CHECK(out[0].sql.values().empty());
   CHECK(out[0].sql.display() ==
-        R"(INSERT INTO "analytics"."orders" AS t ("id", "amount", "updated_at") )" + kDedupedRows +
+        R"(INSERT INTO "analytics"."orders" AS t ("id", "amount", "updated_at") )" + unchanged_dropped(kDedupedRows) +
             R"( ON CONFLICT ("id") DO UPDATE SET "amount" = EXCLUDED."amount", "updated_at" = EXCLUDED."updated_at" )"
             R"(WHERE (t."amount", t."updated_at") IS DISTINCT FROM (EXCLUDED."amount", EXCLUDED."updated_at"))");
 }
@@ -66,7 +72,7 @@ TEST_CASE("writers: without dedupe the staged rows are read as they are, with no
   const auto out = statements("upsert", in);
   REQUIRE(out.size() == 1);
   CHECK(out[0].sql.display() ==
-        R"(INSERT INTO "analytics"."orders" AS t ("id", "amount", "updated_at") )" + kPlainRows +
+        R"(INSERT INTO "analytics"."orders" AS t ("id", "amount", "updated_at") )" + unchanged_dropped(kPlainRows) +
             R"( ON CONFLICT ("id") DO UPDATE SET "amount" = EXCLUDED."amount", "updated_at" = EXCLUDED."updated_at" )"
             R"(WHERE (t."amount", t."updated_at") IS DISTINCT FROM (EXCLUDED."amount", EXCLUDED."updated_at"))");
   CHECK_THAT(out[0].sql.display(), !Contains("DISTINCT ON"));
@@ -80,9 +86,11 @@ TEST_CASE("writers: deduplication keeps the newest row per key by load order whe
   in.columns = {"region", "id", "amount"};
   const auto out = statements("upsert", in);
   CHECK(out[0].sql.display() ==
-        R"(INSERT INTO "analytics"."orders" AS t ("region", "id", "amount") )"
-        R"(SELECT DISTINCT ON (s."region", s."id") s."region", s."id", s."amount" FROM _tm_stage AS s )"
-        R"(ORDER BY s."region", s."id", s.ctid DESC ON CONFLICT ("region", "id") DO UPDATE SET "amount" = EXCLUDED."amount" )"
+        R"(INSERT INTO "analytics"."orders" AS t ("region", "id", "amount") SELECT d."region", d."id", d."amount" FROM )"
+        R"((SELECT DISTINCT ON (s."region", s."id") s."region", s."id", s."amount" FROM _tm_stage AS s )"
+        R"(ORDER BY s."region", s."id", s.ctid DESC) AS d WHERE NOT EXISTS (SELECT 1 FROM "analytics"."orders" AS x )"
+        R"(WHERE x."region" = d."region" AND x."id" = d."id" AND (x."amount") IS NOT DISTINCT FROM (d."amount")) )"
+        R"(ON CONFLICT ("region", "id") DO UPDATE SET "amount" = EXCLUDED."amount" )"
         R"(WHERE (t."amount") IS DISTINCT FROM (EXCLUDED."amount"))");
 }
 
@@ -94,8 +102,9 @@ TEST_CASE("writers: upsert does nothing on conflict when every column is a key c
   const auto out = statements("upsert", in);
   REQUIRE(out.size() == 1);
   CHECK(out[0].sql.display() ==
-        R"(INSERT INTO "analytics"."orders" AS t ("id", "tag") SELECT DISTINCT ON (s."id", s."tag") s."id", s."tag" )"
-        R"(FROM _tm_stage AS s ORDER BY s."id", s."tag", s.ctid DESC ON CONFLICT ("id", "tag") DO NOTHING)");
+        R"(INSERT INTO "analytics"."orders" AS t ("id", "tag") SELECT d."id", d."tag" FROM )"
+        R"((SELECT DISTINCT ON (s."id", s."tag") s."id", s."tag" FROM _tm_stage AS s ORDER BY s."id", s."tag", s.ctid DESC) )"
+        R"(AS d ON CONFLICT ("id", "tag") DO NOTHING)");
 }
 
 TEST_CASE("writers: delete_insert deletes the staged keys, then inserts the staged rows", "[unit][writers]") {
@@ -171,8 +180,9 @@ TEST_CASE("writers: quoted target names and columns stay quoted in every stateme
   in.key = {"Order Id"};
   in.dedupe = false;
   CHECK(statements("upsert", in)[0].sql.display() ==
-        R"(INSERT INTO "Sales EU"."or""ders" AS t ("Order Id", "x") SELECT s."Order Id", s."x" FROM _tm_stage AS s )"
-        R"(ON CONFLICT ("Order Id") DO UPDATE SET "x" = EXCLUDED."x" WHERE (t."x") IS DISTINCT FROM (EXCLUDED."x"))");
+        R"(INSERT INTO "Sales EU"."or""ders" AS t ("Order Id", "x") SELECT d."Order Id", d."x" FROM )"
+        R"((SELECT s."Order Id", s."x" FROM _tm_stage AS s) AS d WHERE NOT EXISTS (SELECT 1 FROM "Sales EU"."or""ders" AS x )"
+        R"(WHERE x."Order Id" = d."Order Id" AND (x."x") IS NOT DISTINCT FROM (d."x")) ON CONFLICT ("Order Id") DO UPDATE SET "x" = EXCLUDED."x" WHERE (t."x") IS DISTINCT FROM (EXCLUDED."x"))");
   CHECK(statements("delete_insert", in)[0].sql.display() ==
         R"(DELETE FROM "Sales EU"."or""ders" AS t USING _tm_stage AS s WHERE t."Order Id" = s."Order Id")");
 }
