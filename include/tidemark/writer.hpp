@@ -20,6 +20,11 @@ struct WriteInput {
   // Columns whose type has no equality operator (json, geometric types, xml): compared as
   // text when deciding whether a row changed.
   std::vector<std::string> text_compare = {};
+  // Which staged rows may be re-reads of rows the target already holds unchanged (upsert
+  // skips those with an anti-join): all (kAll, e.g. range runs), only those whose order
+  // column is at or below `reread_bound` (the stored high mark), or none (a first run).
+  enum class Reread { kAll, kUpToBound, kNone } reread = Reread::kAll;
+  std::optional<Sql> reread_bound = {};
 };
 
 struct WriteStatement {

@@ -106,6 +106,12 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   const Writer& writer = plan.replace_target ? *find_writer("full_refresh") : *find_writer(p.target.write);
   WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
                 !p.target.key.empty() && !shape.key_unique};
+  if (plan.mode == RunMode::kFullRefresh || (plan.mode == RunMode::kIncremental && !st.watermark.high)) {
+    wi.reread = WriteInput::Reread::kNone;  // nothing was loaded before: every row is new
+  } else if (plan.mode == RunMode::kIncremental && !plan.tuple_types.empty()) {
+    wi.reread = WriteInput::Reread::kUpToBound;
+    wi.reread_bound = Sql("CAST(").value((*st.watermark.high)[0]).text(" AS " + plan.tuple_types[0] + ")");
+  }
   if (opts.dry_run) {
     print_plan(p, st, plan, wi, writer);
     return res;

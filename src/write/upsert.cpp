@@ -28,21 +28,27 @@ class Upsert final : public Writer {
     };
     // Rows the target already holds unchanged are dropped by an anti-join first: ON CONFLICT
     // would lock (and so write) every conflicting row even when its WHERE then skips it.
-    std::string rows = "SELECT " + ident_list(in.columns, "d") + " FROM (" + staged_rows(in) + ") AS d";
-    if (!rest.empty())
-      rows += " WHERE NOT EXISTS (SELECT 1 FROM " + in.target.quoted() + " AS x WHERE " + key_match(in.key, "x", "d") +
-              " AND (" + side("x") + ") IS NOT DISTINCT FROM (" + side("d") + "))";
-    std::string sql = "INSERT INTO " + in.target.quoted() + " AS t (" + ident_list(in.columns) + ") " + rows +
-                      " ON CONFLICT (" + ident_list(in.key) + ") DO ";
-    if (rest.empty()) {
-      sql += "NOTHING";
-    } else {
-      sql += "UPDATE SET ";
-      for (size_t i = 0; i < rest.size(); ++i)
-        sql += (i ? ", " : "") + quote_ident(rest[i]) + " = EXCLUDED." + quote_ident(rest[i]);
-      sql += " WHERE (" + side("t") + ") IS DISTINCT FROM (" + side("EXCLUDED") + ")";
+    // Only rows that may be re-reads pay for the probe: rows past the stored high mark are
+    // new or changed.
+    Sql rows("SELECT " + ident_list(in.columns, "d") + " FROM (" + staged_rows(in) + ") AS d");
+    const bool bounded = in.reread == WriteInput::Reread::kUpToBound && in.reread_bound && in.order_column;
+    if (!rest.empty() && (in.reread == WriteInput::Reread::kAll || bounded)) {
+      rows.text(" WHERE ");
+      if (bounded) rows.text("d." + quote_ident(*in.order_column) + " > ").append(*in.reread_bound).text(" OR ");
+      rows.text("NOT EXISTS (SELECT 1 FROM " + in.target.quoted() + " AS x WHERE " + key_match(in.key, "x", "d") +
+                " AND (" + side("x") + ") IS NOT DISTINCT FROM (" + side("d") + "))");
     }
-    return {{WriteStatement::Effect::kWritten, Sql(sql)}};
+    Sql sql("INSERT INTO " + in.target.quoted() + " AS t (" + ident_list(in.columns) + ") ");
+    sql.append(rows).text(" ON CONFLICT (" + ident_list(in.key) + ") DO ");
+    if (rest.empty()) {
+      sql.text("NOTHING");
+    } else {
+      std::string set = "UPDATE SET ";
+      for (size_t i = 0; i < rest.size(); ++i)
+        set += (i ? ", " : "") + quote_ident(rest[i]) + " = EXCLUDED." + quote_ident(rest[i]);
+      sql.text(set + " WHERE (" + side("t") + ") IS DISTINCT FROM (" + side("EXCLUDED") + ")");
+    }
+    return {{WriteStatement::Effect::kWritten, sql}};
   }
 };
 

@@ -244,3 +244,16 @@ TEST_CASE("writers: upsert compares columns without an equality operator as text
   CHECK_THAT(st[0].sql.display(),
              Contains(R"(WHERE (t."doc"::text, t."amount") IS DISTINCT FROM (EXCLUDED."doc"::text, EXCLUDED."amount"))"));
 }
+
+TEST_CASE("writers: upsert probes for unchanged rows only among possible re-reads", "[unit][writers]") {
+  WriteInput in = orders_input();
+  in.dedupe = false;
+  in.reread = WriteInput::Reread::kNone;  // a first run: nothing can be a re-read
+  CHECK_THAT(statements("upsert", in)[0].sql.display(), !Contains("NOT EXISTS"));
+  in.reread = WriteInput::Reread::kUpToBound;  // only rows at or below the stored high
+  in.reread_bound = Sql("CAST(").value("2024-05-01 10:00:00+00").text(" AS timestamp with time zone)");
+  const auto st = statements("upsert", in);
+  CHECK_THAT(st[0].sql.display(),
+             Contains(R"(WHERE d."updated_at" > CAST('2024-05-01 10:00:00+00' AS timestamp with time zone) OR NOT EXISTS)"));
+  CHECK(st[0].sql.values().size() == 1);  // the bound is a value, never pasted into the text
+}
