@@ -156,3 +156,27 @@ TEST_CASE("type fidelity: values of every built-in type arrive byte-identical th
     CHECK(s.db().count(s.tgt() + "." + t) == 3);
   }
 }
+
+TEST_CASE("a run whose state row moved under it (a lost lock) commits nothing: compare-and-set", "[pg][state]") {
+  Scenario s;
+  make_table(s, 100);
+  s.write_config(kPipeline);
+  REQUIRE(s.run().exit_code == 0);
+  s.db().exec("UPDATE " + s.src() + ".t SET v = 'changed', at = now() WHERE id <= 10");
+  Db blocker;
+  pqxx::work hold(blocker.conn());
+  hold.exec("LOCK TABLE " + s.tgt() + ".t IN EXCLUSIVE MODE");
+  tmtest::CliProcess p = tmtest::start_cli({"run", "-c", s.config()});
+  wait_for(s.db(), "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
+                   "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%')");
+  // Another writer of the state (a run that thinks it holds the lock) moves it meanwhile.
+  const std::string before = s.state_json("t");
+  s.db().exec("UPDATE " + s.state() + ".pipeline_state SET version = version + 1");
+  hold.commit();
+  CliResult r = tmtest::finish(p);
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("its state changed while this run was working"));
+  CHECK(s.state_json("t") == before);
+  CHECK(s.db().value("SELECT count(*) FROM " + s.tgt() + ".t WHERE v = 'changed'") == "0");
+}
