@@ -139,7 +139,10 @@ int cmd_status(const StatusArgs& a) {
       {"PIPELINE", "STRATEGY", "HIGH", "SAFE", "LAST RUN (UTC)", "MODE", "STATUS", "READ", "WRITTEN"}};
   for (const auto* p : selected) {
     const auto& r = rows[p->name];
-    table.push_back({p->name, p->detect.strategy, r.has_state ? tuple_text(r.watermark.high) : "-",
+    const std::string strategy = r.has_state && r.strategy != p->detect.strategy
+                                     ? p->detect.strategy + " (stored: " + r.strategy + ")"
+                                     : p->detect.strategy;
+    table.push_back({p->name, strategy, r.has_state ? tuple_text(r.watermark.high) : "-",
                      r.has_state ? tuple_text(r.watermark.safe) : "-", r.last_run_id ? r.last_started : "never",
                      r.last_run_id ? r.last_mode : "-", r.last_run_id ? r.last_status : "-",
                      r.last_run_id ? std::to_string(r.last_rows_read) : "-",

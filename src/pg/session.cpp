@@ -23,7 +23,10 @@ void translate(const std::string& where) {
   } catch (const LockBusy&) {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    throw RunError(where + ": connection lost: " + first_lines(redact_text(e.what())));
+    // libpqxx often reports a dead connection by what it could not do next ("Could not obtain
+    // client encoding"), so say what usually happened.
+    throw RunError(where + ": connection lost (the server restarted, terminated this session, or the network "
+                           "failed): " + first_lines(redact_text(e.what())));
   } catch (const pqxx::sql_error& e) {
     std::string state = e.sqlstate().empty() ? "" : " [SQLSTATE " + e.sqlstate() + "]";
     throw RunError(where + ": " + first_lines(redact_text(e.what())) + state);

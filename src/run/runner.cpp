@@ -117,7 +117,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     return res;
   }
 
-  res.run_id = store.start_run(p.name, mode_name(req.mode), st.watermark);
+  // A cursorless strategy reloads everything on every run: record that as what it is.
+  const char* mode = strategy.has_cursor() || req.mode != RunMode::kIncremental ? mode_name(req.mode) : "full";
+  res.run_id = store.start_run(p.name, mode, st.watermark);
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
   if (st.watermark.safe != st.watermark.high && req.mode == RunMode::kIncremental)
