@@ -51,6 +51,7 @@ struct PipelineConfig {
   DetectConfig detect;
   TargetConfig target;
   int64_t batch_size = 0;  // 0: the whole delta in one transaction
+  std::string chunk;       // backfills (--from/--to) commit per chunk: ids, or a duration; "": one
   Location loc;
 };
 

@@ -81,10 +81,16 @@ struct SourceShape {
 
 enum class RunMode { kIncremental, kRange, kFullRefresh };
 
+// One chunk of a backfill: the range [from, to) of the whole backfill it belongs to.
+struct ChunkRef {
+  std::string range_from, range_to;
+};
+
 struct RunRequest {
   RunMode mode = RunMode::kIncremental;
   std::optional<std::string> from;  // inclusive, range runs
   std::optional<std::string> to;    // exclusive, range runs
+  std::optional<ChunkRef> chunk;    // this range run is a chunk of a larger backfill
 };
 
 struct ExtractPlan {

@@ -13,6 +13,8 @@ struct RunOptions {
   RunRequest request;
   bool dry_run = false;
   std::vector<std::string> pipelines;  // empty: all, in config order
+  std::string chunk;                   // backfills: overrides the pipeline's `chunk`
+  bool restart = false;                // backfills: forget the chunks done so far
 };
 
 struct PipelineResult {

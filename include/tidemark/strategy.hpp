@@ -28,6 +28,12 @@ class Strategy {
 Sql batch_bound_query(const ExtractPlan& plan, const std::optional<Tuple>& after);
 Sql batch_select(const ExtractPlan& plan, const std::optional<Tuple>& after, const std::optional<Tuple>& upto);
 
+// Backfill chunks: a query on the source returning the [lower, upper) pairs (as text, in the
+// cursor's own type) that split [from, to) into steps of `chunk` (a number of ids, or a
+// duration like 1d for timestamps). Throws ConfigError for a chunk that does not fit.
+Sql chunk_query(const std::string& cursor_type, const std::string& from, const std::string& to,
+                const std::string& chunk);
+
 const Strategy* find_strategy(const std::string& name);
 std::vector<std::string> strategy_names();
 

@@ -33,8 +33,11 @@ int cmd_run(const RunArgs& a) {
   RunOptions opts;
   opts.pipelines = a.pipelines;
   opts.dry_run = a.dry_run;
+  opts.chunk = a.chunk;
+  opts.restart = a.restart;
   const bool range = !a.from.empty() || !a.to.empty();
   if (range && a.full_refresh) throw ConfigError("--full-refresh and --from/--to cannot be combined");
+  if (!range && (!a.chunk.empty() || a.restart)) throw ConfigError("--chunk and --restart belong to a backfill (--from/--to)");
   if (range && a.pipelines.empty())
     throw ConfigError("--from/--to backfill a cursor range: name the pipeline(s), e.g. `tidemark run -c " + a.config +
                       " orders --from 2024-01-01 --to 2024-02-01`");
@@ -102,12 +105,14 @@ int cmd_status(const StatusArgs& a) {
   std::map<std::string, std::vector<std::string>> by_state;
   for (const auto* p : selected) by_state[cfg.state_connection(*p)].push_back(p->name);
   std::map<std::string, pg::StatusRow> rows;
+  std::vector<pg::BackfillProgress> backfills;
   int rc = kExitOk;
   for (const auto& [conn, names] : by_state) {
     try {
       pg::Connection c(conn, cfg.connections.at(conn), "tidemark");
       pg::StateStore store(c, cfg.state.schema);
       for (auto& r : store.status(names)) rows[r.pipeline] = r;
+      for (auto& b : store.backfills(names)) backfills.push_back(b);
     } catch (const RunError& e) {
       spdlog::error("{}", e.what());
       rc = kExitRunFailed;
@@ -149,6 +154,10 @@ int cmd_status(const StatusArgs& a) {
                      r.last_run_id ? std::to_string(r.last_rows_written) : "-"});
   }
   print_table(table);
+  for (const auto& b : backfills)
+    std::cout << b.pipeline << ": backfill [" << b.range_from << ", " << b.range_to << "): " << b.done << "/" << b.total
+              << " chunks done, " << b.rows_written << " rows written, last chunk " << b.last_finished
+              << (b.done < b.total ? " (interrupted or running: rerun the same command to resume)" : "") << "\n";
   for (const auto* p : selected) {
     const auto& r = rows[p->name];
     if (r.last_status == "failed" && !r.last_error.empty()) std::cout << p->name << ": last error: " << r.last_error << "\n";

@@ -13,6 +13,8 @@ struct RunArgs {
   std::string from, to;
   bool dry_run = false;
   bool full_refresh = false;
+  std::string chunk;
+  bool restart = false;
   bool json = false;
 };
 

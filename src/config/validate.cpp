@@ -209,7 +209,7 @@ class Validator {
     if (!expect_map(n, p)) return false;
     const size_t errors_before = errors_.size();
     pc.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"name", "source", "detect", "target", "batch_size"});
+    check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk"});
     static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");
     if (auto nm = n["name"]) {
       if (auto s = get_string(nm, p + ".name")) {
@@ -223,6 +223,9 @@ class Validator {
     read_source(n["source"], p + ".source", n, cfg, pc.source);
     read_detect(n["detect"], p + ".detect", n, pc.detect);
     read_target(n["target"], p + ".target", n, cfg, pc.target);
+    if (auto c = n["chunk"]) {
+      if (auto v = get_string(c, p + ".chunk")) pc.chunk = *v;
+    }
     if (auto b = n["batch_size"]) {
       if (auto v = get_int(b, p + ".batch_size")) {
         if (*v < 1) error(b, p + ".batch_size", "must be a positive number of rows");

@@ -73,6 +73,8 @@ class Source {
   Snapshot begin_snapshot();
 
   std::optional<Tuple> query_tuple(const Sql& sql);
+  // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
+  std::vector<Tuple> query_rows(const Sql& sql);
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
   bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
   bool value_at_most(const std::string& a, const std::string& b, const std::string& type);
@@ -137,6 +139,15 @@ struct RunRecord {
   std::string error;
 };
 
+struct Chunk {
+  std::string from, to;
+};
+
+struct BackfillProgress {
+  std::string pipeline, range_from, range_to, last_finished;
+  int64_t done = 0, total = 0, rows_written = 0;
+};
+
 struct StatusRow {
   std::string pipeline;
   bool has_state = false;
@@ -165,8 +176,19 @@ class StateStore {
   void finish_run(const RunRecord& r);  // in its own transaction
   // save() (when `next` is set) and finish_run() in one transaction of the state database.
   void save_and_finish(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
-                       const std::optional<Watermark>& next, const RunRecord& r);
+                       const std::optional<Watermark>& next, const RunRecord& r,
+                       const std::optional<std::pair<ChunkRef, std::string>>& chunk = std::nullopt);
   std::vector<StatusRow> status(const std::vector<std::string>& pipelines);
+
+  // Backfill chunk bookkeeping (tidemark.backfill_chunks). register_chunks records the chunks
+  // of [from, to) (after deleting earlier ones with `restart`) and returns those not done yet;
+  // a different chunking of the same range in progress is a ConfigError.
+  std::vector<Chunk> register_chunks(const std::string& pipeline, const ChunkRef& range, const std::vector<Chunk>& chunks,
+                                     bool restart);
+  // Marks a chunk done inside the transaction that commits its rows.
+  void mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
+                       const std::string& chunk_from, const RunRecord& r);
+  std::vector<BackfillProgress> backfills(const std::vector<std::string>& pipelines);
   const std::string& schema() const { return schema_; }
 
  private:

@@ -162,6 +162,21 @@ std::optional<Tuple> Source::query_tuple(const Sql& sql) {
   }
 }
 
+std::vector<Tuple> Source::query_rows(const Sql& sql) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    std::vector<Tuple> out;
+    for (const auto& row : tx.exec(c_.render(sql))) {
+      Tuple t;
+      for (const auto& f : row) t.push_back(f.is_null() ? "" : f.c_str());
+      out.push_back(std::move(t));
+    }
+    return out;
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
 bool Source::tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types) {
   const size_t n = std::min({a.size(), b.size(), types.size()});
   Sql s("SELECT ROW(");

@@ -12,7 +12,8 @@ void StateStore::ensure_schema() {
     {
       pqxx::nontransaction tx(c_.raw());
       pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
-                             tx.quote(table("runs")) + ") IS NOT NULL");
+                             tx.quote(table("runs")) + ") IS NOT NULL AND to_regclass(" +
+                             tx.quote(table("backfill_chunks")) + ") IS NOT NULL");
       if (r[0].as<bool>()) return;  // the common case: one cheap query per run
     }
     pqxx::work tx(c_.raw());
@@ -28,6 +29,10 @@ void StateStore::ensure_schema() {
             " status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
             " watermark_before jsonb, watermark_after jsonb, error text, host text, pid integer)");
     tx.exec("CREATE INDEX IF NOT EXISTS runs_pipeline_run_id ON " + table("runs") + " (pipeline, run_id DESC)");
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("backfill_chunks") +
+            " (pipeline text NOT NULL, range_from text NOT NULL, range_to text NOT NULL, chunk_from text NOT NULL,"
+            " chunk_to text NOT NULL, status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
+            " run_id bigint, finished_at timestamptz, PRIMARY KEY (pipeline, range_from, range_to, chunk_from))");
     tx.commit();
   } catch (...) {
     translate("state store '" + c_.name() + "' (schema " + schema_ + ")");
@@ -145,12 +150,83 @@ void StateStore::finish_run(const RunRecord& r) {
 }
 
 void StateStore::save_and_finish(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
-                                 const std::optional<Watermark>& next, const RunRecord& r) {
+                                 const std::optional<Watermark>& next, const RunRecord& r,
+                                 const std::optional<std::pair<ChunkRef, std::string>>& chunk) {
   try {
     pqxx::work tx(c_.raw());
     if (next) save(tx, pipeline, strategy, seen, *next);
+    if (chunk) mark_chunk_done(tx, pipeline, chunk->first, chunk->second, r);
     finish_run(tx, r);
     tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, const ChunkRef& range,
+                                               const std::vector<Chunk>& chunks, bool restart) {
+  try {
+    pqxx::work tx(c_.raw());
+    const std::string where = " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " +
+                              tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to);
+    if (restart) tx.exec("DELETE FROM " + table("backfill_chunks") + where);
+    pqxx::result known = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where);
+    if (!known.empty()) {
+      bool same = known.size() == chunks.size();
+      for (const auto& row : known) {
+        bool found = false;
+        for (const auto& c : chunks) found = found || (c.from == row[0].c_str() && c.to == row[1].c_str());
+        same = same && found;
+      }
+      if (!same)
+        throw ConfigError("pipeline " + pipeline + ": a backfill of [" + range.range_from + ", " + range.range_to +
+                          ") with other chunks is in progress; rerun it with its chunk size, or add --restart");
+    }
+    for (const auto& c : chunks)
+      tx.exec("INSERT INTO " + table("backfill_chunks") +
+              " (pipeline, range_from, range_to, chunk_from, chunk_to, status) VALUES (" + tx.quote(pipeline) + ", " +
+              tx.quote(range.range_from) + ", " + tx.quote(range.range_to) + ", " + tx.quote(c.from) + ", " +
+              tx.quote(c.to) + ", 'pending') ON CONFLICT DO NOTHING");
+    pqxx::result pending = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where +
+                                   " AND status <> 'done'");
+    tx.commit();
+    std::vector<Chunk> out;
+    for (const auto& c : chunks)  // in range order
+      for (const auto& row : pending)
+        if (c.from == row[0].c_str()) out.push_back(c);
+    return out;
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+void StateStore::mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
+                                 const std::string& chunk_from, const RunRecord& r) {
+  try {
+    tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'done', rows_read = " + std::to_string(r.rows_read) +
+            ", rows_written = " + std::to_string(r.rows_written) + ", rows_deleted = " + std::to_string(r.rows_deleted) +
+            ", run_id = " + std::to_string(r.id) + ", finished_at = clock_timestamp() WHERE pipeline = " +
+            tx.quote(pipeline) + " AND range_from = " + tx.quote(range.range_from) + " AND range_to = " +
+            tx.quote(range.range_to) + " AND chunk_from = " + tx.quote(chunk_from));
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+std::vector<BackfillProgress> StateStore::backfills(const std::vector<std::string>& pipelines) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    std::vector<BackfillProgress> out;
+    if (tx.exec1("SELECT to_regclass(" + tx.quote(table("backfill_chunks")) + ") IS NULL")[0].as<bool>()) return out;
+    pqxx::result r = tx.exec(
+        "SELECT pipeline, range_from, range_to, count(*) FILTER (WHERE status = 'done'), count(*),"
+        " coalesce(sum(rows_written), 0), coalesce(to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS'), '-') FROM " +
+        table("backfill_chunks") + " WHERE pipeline = ANY(" + tx.quote(array_literal(pipelines)) +
+        "::text[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    for (const auto& row : r)
+      out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[6].c_str(), row[3].as<int64_t>(),
+                     row[4].as<int64_t>(), row[5].as<int64_t>()});
+    return out;
   } catch (...) {
     translate("state store '" + c_.name() + "'");
   }

@@ -103,7 +103,11 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   SourceShape shape = src.describe(p);
   ExtractPlan plan = strategy.plan({p, shape, st, req});
   res.window = plan.window;
-  const Writer& writer = plan.replace_target ? *find_writer("full_refresh") : *find_writer(p.target.write);
+  // A range run replaces the range: rows deleted at the source inside it disappear from the
+  // target too (delete_insert semantics, whatever the incremental write mode).
+  const Writer& writer = plan.replace_target                                 ? *find_writer("full_refresh")
+                         : plan.mode == RunMode::kRange && !p.target.key.empty() ? *find_writer("delete_insert")
+                                                                                 : *find_writer(p.target.write);
   WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
                 !p.target.key.empty() && !shape.key_unique};
   if (plan.mode == RunMode::kFullRefresh || (plan.mode == RunMode::kIncremental && !st.watermark.high)) {
@@ -184,6 +188,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
                       res.rows_deleted, res.after,                      ""};
     if (cfg.state_with_target(p)) {
       if (next) store.save(tgt.tx(), p.name, p.detect.strategy, seen, *next);
+      if (req.chunk) store.mark_chunk_done(tgt.tx(), p.name, *req.chunk, *req.from, rec);
       store.finish_run(tgt.tx(), rec);
       fault_point("before_commit");
       tgt.commit();
@@ -194,7 +199,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       fault_point("after_commit");
       // Data first, then state: a crash between them re-reads this delta next run, which
       // idempotent writes absorb (docs/correctness.md).
-      store.save_and_finish(p.name, p.detect.strategy, seen, next, rec);
+      std::optional<std::pair<ChunkRef, std::string>> chunk;
+      if (req.chunk) chunk = std::make_pair(*req.chunk, *req.from);
+      store.save_and_finish(p.name, p.detect.strategy, seen, next, rec, chunk);
     }
     if (next) {
       seen.exists = true;
@@ -257,6 +264,73 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   return res;
 }
 
+// A chunked backfill: the range split into chunks by the source (in the cursor's type), each
+// chunk a range run of its own, committed with its bookkeeping row, so a killed backfill
+// resumes with the chunks not done yet when the same command runs again.
+PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
+  log::PipelineScope scope(p.name);
+  const RunRequest& req = opts.request;
+  const std::string chunk_spec = opts.chunk.empty() ? p.chunk : opts.chunk;
+  if (!req.from || !req.to)
+    throw ConfigError("pipeline " + p.name + ": a chunked backfill needs both --from and --to");
+  const ChunkRef range{*req.from, *req.to};
+  std::vector<pg::Chunk> chunks;
+  {
+    pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
+    pg::Source src(source);
+    SourceShape shape = src.describe(p);
+    const ColumnInfo* cursor = shape.find(p.detect.cursor);
+    if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
+    for (const auto& row : src.query_rows(chunk_query(cursor->type, range.range_from, range.range_to, chunk_spec)))
+      chunks.push_back({row[0], row[1]});
+  }
+  if (opts.dry_run) {
+    std::cout << "backfill of pipeline " << p.name << ": [" << range.range_from << ", " << range.range_to << ") in "
+              << chunks.size() << " chunk(s) of " << chunk_spec << ", one transaction each\n";
+    for (const auto& c : chunks) std::cout << "  chunk [" << c.from << ", " << c.to << ")\n";
+    if (chunks.empty()) {
+      PipelineResult none;
+      none.pipeline = p.name;
+      return none;
+    }
+    RunOptions first = opts;
+    first.request.from = chunks[0].from;
+    first.request.to = chunks[0].to;
+    return run_one(cfg, p, first, warned_hidden);
+  }
+  std::vector<pg::Chunk> pending;
+  {
+    const std::string& state_name = cfg.state_connection(p);
+    pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
+    pg::StateStore store(state, cfg.state.schema);
+    store.ensure_schema();
+    pending = store.register_chunks(p.name, range, chunks, opts.restart);
+  }
+  PipelineResult total;
+  total.pipeline = p.name;
+  total.window = "range [" + range.range_from + ", " + range.range_to + ") in " + std::to_string(chunks.size()) +
+                 " chunk(s)";
+  spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do", range.range_from, range.range_to, chunks.size(),
+               chunk_spec, pending.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t done = chunks.size() - pending.size();
+  for (const auto& c : pending) {
+    RunOptions one = opts;
+    one.request = RunRequest{RunMode::kRange, c.from, c.to, range};
+    PipelineResult r = run_one(cfg, p, one, warned_hidden);
+    total.rows_read += r.rows_read;
+    total.rows_written += r.rows_written;
+    total.rows_deleted += r.rows_deleted;
+    total.run_id = r.run_id;
+    ++done;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("chunk {}/{} [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s", done, chunks.size(), c.from,
+                 c.to, r.rows_read, r.rows_written, r.rows_deleted, secs > 0 ? total.rows_read / secs : 0.0);
+  }
+  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return total;
+}
+
 }  // namespace
 
 std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std::vector<std::string>& names) {
@@ -282,7 +356,8 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
     PipelineResult r;
     r.pipeline = p->name;
     try {
-      r = run_one(cfg, *p, opts, warned_hidden);
+      const bool chunked = opts.request.mode == RunMode::kRange && (!opts.chunk.empty() || !p->chunk.empty());
+      r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
       if (!opts.dry_run) {
         log::PipelineScope scope(p->name);
         log::PipelineScope::set_run_id(r.run_id);

@@ -18,9 +18,7 @@ bool type_fits(CursorKind kind, const std::string& type) {
   return std::find(ok.begin(), ok.end(), type) != ok.end() || type.rfind("numeric(", 0) == 0;
 }
 
-Sql cast(const std::string& value, const std::string& type) {
-  return Sql("CAST(").value(value).text(" AS " + type + ")");
-}
+Sql cast(const std::string& value, const std::string& type) { return cast_value(value, type); }
 
 // `(cols…) op (t…)` on the prefix of the tuple columns that `t` covers. With several columns
 // a leading comparison on the cursor alone (`lead`, which must not exclude any row the row
@@ -65,6 +63,10 @@ void require_int(const std::optional<std::string>& v, const char* flag) {
 
 }  // namespace
 
+Sql cast_value(const std::string& value, const std::string& type) {
+  return Sql("CAST(").value(value).text(" AS " + type + ")");
+}
+
 std::string source_from(const SourceConfig& s) {
   return s.table ? s.table->quoted() : "(" + s.query + ") AS _tm_src";
 }
@@ -89,6 +91,13 @@ FieldProblems check_cursor(const PipelineConfig& p, CursorKind kind) {
     } else if (!parse_duration_us(*d.lookback)) {
       out.emplace_back("detect.lookback", "'" + *d.lookback + "' is not a duration like 30s, 15m, 2h, 1d");
     }
+  }
+  if (!p.chunk.empty()) {
+    static const std::regex n_re(R"([1-9][0-9]{0,17})");
+    if (kind == CursorKind::kInteger && !std::regex_match(p.chunk, n_re))
+      out.emplace_back("chunk", "'" + p.chunk + "' must be a positive number of ids for strategy id");
+    if (kind == CursorKind::kTimestamp && (!parse_duration_us(p.chunk) || *parse_duration_us(p.chunk) <= 0))
+      out.emplace_back("chunk", "'" + p.chunk + "' is not a duration like 1d, 6h, 30m");
   }
   if (d.settle_seconds && kind == CursorKind::kInteger)
     out.emplace_back("detect.settle", "only applies to timestamp cursors (strategy updated_at)");
@@ -253,6 +262,30 @@ Sql batch_bound_query(const ExtractPlan& plan, const std::optional<Tuple>& after
   q.append(strategy::batch_where(plan, after, std::nullopt, true)).text(" ORDER BY ");
   for (size_t i = 0; i < plan.tuple_columns.size(); ++i) q.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]));
   return q.text(" OFFSET " + std::to_string(b.size - 1) + " LIMIT 1");
+}
+
+Sql chunk_query(const std::string& cursor_type, const std::string& from, const std::string& to,
+                const std::string& chunk) {
+  static const std::regex int_re(R"([1-9][0-9]{0,17})");
+  const bool integer = cursor_type != "timestamp with time zone" && cursor_type != "timestamp without time zone" &&
+                       cursor_type != "date";
+  std::string step;
+  if (integer) {
+    if (!std::regex_match(chunk, int_re))
+      throw ConfigError("chunk '" + chunk + "' must be a positive number of ids for a " + cursor_type + " cursor");
+    step = chunk;
+  } else {
+    auto us = parse_duration_us(chunk);
+    if (!us || *us <= 0)
+      throw ConfigError("chunk '" + chunk + "' must be a duration like 1d, 6h, 30m for a " + cursor_type + " cursor");
+    step = "CAST('" + format_interval_us(*us) + "' AS interval)";
+  }
+  auto typed = [&](const std::string& v) { return strategy::cast_value(v, cursor_type); };
+  // generate_series in the cursor's type; the last chunk ends at `to`.
+  Sql q("SELECT CAST(g AS " + cursor_type + ")::text, CAST(LEAST(g + " + step + ", ");
+  q.append(typed(to)).text(") AS " + cursor_type + ")::text FROM generate_series(").append(typed(from)).text(", ");
+  q.append(typed(to)).text(", " + step + ") AS g WHERE g < ").append(typed(to)).text(" ORDER BY 1");
+  return q;
 }
 
 Sql batch_select(const ExtractPlan& plan, const std::optional<Tuple>& after, const std::optional<Tuple>& upto) {

@@ -10,6 +10,9 @@ enum class CursorKind { kInteger, kTimestamp };
 FieldProblems check_cursor(const PipelineConfig& p, CursorKind kind);
 ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind);
 
+// `CAST(<value> AS <type>)` with the value kept apart from the text.
+Sql cast_value(const std::string& value, const std::string& type);
+
 // `FROM …` text for the pipeline's source (a table or a parenthesised query).
 std::string source_from(const SourceConfig& s);
 // `SELECT <columns> FROM <source>`.

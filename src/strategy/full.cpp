@@ -18,6 +18,7 @@ class FullStrategy final : public Strategy {
     if (!p.detect.cursor.empty()) out.emplace_back("detect.cursor", unused);
     if (p.detect.lookback) out.emplace_back("detect.lookback", unused);
     if (p.detect.settle_seconds) out.emplace_back("detect.settle", unused);
+    if (!p.chunk.empty()) out.emplace_back("chunk", "strategy full has no cursor range to split into chunks");
     if (p.batch_size > 0)
       out.emplace_back("batch_size", "strategy full replaces the target in one transaction; batch_size does not apply");
     if (p.target.write != "full_refresh")
