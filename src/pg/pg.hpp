@@ -75,6 +75,8 @@ class Source {
   std::optional<Tuple> query_tuple(const Sql& sql);
   // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
   std::vector<Tuple> query_rows(const Sql& sql);
+  // Why the server rejects `value` as input for `type`; nullopt when it accepts it.
+  std::optional<std::string> input_error(const std::string& value, const std::string& type);
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
   bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
   bool value_at_most(const std::string& a, const std::string& b, const std::string& type);

@@ -191,6 +191,21 @@ bool Source::tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<st
   }
 }
 
+std::optional<std::string> Source::input_error(const std::string& value, const std::string& type) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    tx.exec(c_.render(Sql("SELECT CAST(").value(value).text(" AS " + type + ")")));
+    return std::nullopt;
+  } catch (const pqxx::data_exception& e) {  // invalid input syntax, out of range, …
+    std::string msg = e.what();
+    if (msg.rfind("ERROR:", 0) == 0) msg = msg.substr(6);
+    while (!msg.empty() && (msg[0] == ' ')) msg.erase(0, 1);
+    return msg.substr(0, msg.find('\n'));
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
 bool Source::value_at_most(const std::string& a, const std::string& b, const std::string& type) {
   Sql s("SELECT CAST(");
   s.value(a).text(" AS " + type + ") <= CAST(").value(b).text(" AS " + type + ")");

@@ -101,6 +101,14 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 
   pg::Source src(*conns.source);
   SourceShape shape = src.describe(p);
+  // Range bounds are checked against the cursor's type before anything runs.
+  if (req.mode == RunMode::kRange && strategy.has_cursor())
+    if (const ColumnInfo* cursor = shape.find(p.detect.cursor))
+      for (const auto& [flag, v] : {std::pair{"--from", req.from}, std::pair{"--to", req.to}})
+        if (v)
+          if (auto why = src.input_error(*v, cursor->type))
+            throw ConfigError(std::string(flag) + " '" + *v + "' is not a valid " + cursor->type + " for cursor " +
+                              p.detect.cursor + " of pipeline " + p.name + ": " + *why);
   ExtractPlan plan = strategy.plan({p, shape, st, req});
   res.window = plan.window;
   // A range run replaces the range: rows deleted at the source inside it disappear from the
@@ -281,6 +289,10 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     SourceShape shape = src.describe(p);
     const ColumnInfo* cursor = shape.find(p.detect.cursor);
     if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
+    for (const auto& [flag, v] : {std::pair{"--from", range.range_from}, std::pair{"--to", range.range_to}})
+      if (auto why = src.input_error(v, cursor->type))
+        throw ConfigError(std::string(flag) + " '" + v + "' is not a valid " + cursor->type + " for cursor " +
+                          p.detect.cursor + " of pipeline " + p.name + ": " + *why);
     for (const auto& row : src.query_rows(chunk_query(cursor->type, range.range_from, range.range_to, chunk_spec)))
       chunks.push_back({row[0], row[1]});
   }

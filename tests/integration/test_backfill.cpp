@@ -104,3 +104,20 @@ TEST_CASE("backfill: --dry-run lists the chunks and writes nothing", "[pg][backf
                         Catch::Contains("chunk [2024-01-03 00:00:00+00, 2024-01-04 00:00:00+00)"));
   CHECK(s.db().count(s.tgt() + ".ev") == 0);
 }
+
+TEST_CASE("backfill: a range value the cursor's type cannot read is a usage error naming it (exit 2)",
+          "[pg][backfill]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("updated_at"));
+  for (const auto& chunk : {std::vector<std::string>{}, std::vector<std::string>{"--chunk", "1d"}}) {
+    std::vector<std::string> args = {"ev", "--from", "2024-13-45", "--to", "2024-02-01"};
+    args.insert(args.end(), chunk.begin(), chunk.end());
+    CliResult r = s.run(args);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--from '2024-13-45' is not a valid timestamp with time zone for cursor at"));
+  }
+  // PostgreSQL's special input values work as range bounds.
+  CHECK(s.run({"ev", "--from", "-infinity", "--to", "today"}).exit_code == 0);
+  CHECK(s.same_content("ev", "ev", "id"));
+}
