@@ -15,6 +15,7 @@ struct RunOptions {
   std::vector<std::string> pipelines;  // empty: all, in config order
   std::string chunk;                   // backfills: overrides the pipeline's `chunk`
   bool restart = false;                // backfills: forget the chunks done so far
+  int jobs = 1;                        // backfills: worker processes
 };
 
 struct PipelineResult {

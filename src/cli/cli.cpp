@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
          c->add_option("--chunk", run.chunk,
                        "Backfill: commit the range in chunks of this many ids, or of a duration (1d, 6h); resumable");
          c->add_flag("--restart", run.restart, "Backfill: start over, forgetting the chunks already done");
+         c->add_option("--jobs", run.jobs, "Backfill: chunks loaded at once, by that many worker processes")
+             ->check(CLI::Range(1, 64));
          c->add_flag("--dry-run", run.dry_run, "Print the plan (window, SQL, watermark) and write nothing");
          c->add_flag("--full-refresh", run.full_refresh, "Reload everything, replace the target, restart the watermark");
          c->add_flag("--json", run.json, "Print a JSON summary of the runs on stdout");

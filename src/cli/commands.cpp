@@ -35,9 +35,11 @@ int cmd_run(const RunArgs& a) {
   opts.dry_run = a.dry_run;
   opts.chunk = a.chunk;
   opts.restart = a.restart;
+  opts.jobs = a.jobs;
   const bool range = !a.from.empty() || !a.to.empty();
   if (range && a.full_refresh) throw ConfigError("--full-refresh and --from/--to cannot be combined");
-  if (!range && (!a.chunk.empty() || a.restart)) throw ConfigError("--chunk and --restart belong to a backfill (--from/--to)");
+  if (!range && (!a.chunk.empty() || a.restart || a.jobs != 1))
+    throw ConfigError("--chunk, --restart and --jobs belong to a backfill (--from/--to)");
   if (range && a.pipelines.empty())
     throw ConfigError("--from/--to backfill a cursor range: name the pipeline(s), e.g. `tidemark run -c " + a.config +
                       " orders --from 2024-01-01 --to 2024-02-01`");

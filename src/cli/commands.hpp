@@ -15,6 +15,7 @@ struct RunArgs {
   bool full_refresh = false;
   std::string chunk;
   bool restart = false;
+  int jobs = 1;
   bool json = false;
 };
 

@@ -167,8 +167,14 @@ class StateStore {
  public:
   StateStore(Connection& c, std::string schema) : c_(c), schema_(std::move(schema)) {}
   void ensure_schema();
-  bool try_lock(const std::string& pipeline);
-  void unlock(const std::string& pipeline);
+  // The pipeline's lock: exclusive for runs (false when taken), shared and waited for by
+  // backfill chunks, which may run side by side but never beside an incremental run.
+  bool try_lock(const std::string& pipeline, bool shared = false);
+  void unlock(const std::string& pipeline, bool shared = false);
+  // A backfill chunk not done and not being worked on, locked for this session until
+  // release_chunk (or the session's end); nullopt when none is left.
+  std::optional<Chunk> claim_chunk(const std::string& pipeline, const ChunkRef& range);
+  void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c);
   StoredState load(const std::string& pipeline);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
@@ -195,6 +201,7 @@ class StateStore {
 
  private:
   std::string table(const std::string& t) const;
+  std::string lock_key(const std::string& name) const;
   Connection& c_;
   std::string schema_;
 };

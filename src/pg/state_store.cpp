@@ -31,7 +31,7 @@ void StateStore::ensure_schema() {
     tx.exec("CREATE INDEX IF NOT EXISTS runs_pipeline_run_id ON " + table("runs") + " (pipeline, run_id DESC)");
     tx.exec("CREATE TABLE IF NOT EXISTS " + table("backfill_chunks") +
             " (pipeline text NOT NULL, range_from text NOT NULL, range_to text NOT NULL, chunk_from text NOT NULL,"
-            " chunk_to text NOT NULL, status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
+            " chunk_to text NOT NULL, seq integer NOT NULL, status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
             " run_id bigint, finished_at timestamptz, PRIMARY KEY (pipeline, range_from, range_to, chunk_from))");
     tx.commit();
   } catch (...) {
@@ -39,22 +39,65 @@ void StateStore::ensure_schema() {
   }
 }
 
-bool StateStore::try_lock(const std::string& pipeline) {
+std::string StateStore::lock_key(const std::string& name) const {
+  return "hashtextextended(" + c_.raw().quote("tidemark:" + schema_ + ":" + name) + ", 0)";
+}
+
+bool StateStore::try_lock(const std::string& pipeline, bool shared) {
   try {
     pqxx::nontransaction tx(c_.raw());
-    return tx.exec1("SELECT pg_try_advisory_lock(hashtextextended(" + tx.quote("tidemark:" + schema_ + ":" + pipeline) +
-                    ", 0))")[0]
-        .as<bool>();
+    if (shared) {  // backfill chunks: wait out an incremental run, run beside other chunks
+      tx.exec("SELECT pg_advisory_lock_shared(" + lock_key(pipeline) + ")");
+      return true;
+    }
+    return tx.exec1("SELECT pg_try_advisory_lock(" + lock_key(pipeline) + ")")[0].as<bool>();
   } catch (...) {
     translate("state store '" + c_.name() + "'");
   }
 }
 
-void StateStore::unlock(const std::string& pipeline) {
+void StateStore::unlock(const std::string& pipeline, bool shared) {
   try {
     pqxx::nontransaction tx(c_.raw());
-    tx.exec("SELECT pg_advisory_unlock(hashtextextended(" + tx.quote("tidemark:" + schema_ + ":" + pipeline) + ", 0))");
+    tx.exec(std::string("SELECT pg_advisory_unlock") + (shared ? "_shared(" : "(") + lock_key(pipeline) + ")");
   } catch (...) {  // a lost connection released the lock already
+  }
+}
+
+std::optional<Chunk> StateStore::claim_chunk(const std::string& pipeline, const ChunkRef& range) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    const std::string where = " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " +
+                              tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to);
+    pqxx::result pending = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where +
+                                   " AND status <> 'done' ORDER BY seq");
+    for (const auto& row : pending) {
+      // The chunk's lock is held by this session while the chunk runs; a worker that dies
+      // releases it with its session, so its chunk is claimable again at once.
+      const std::string key = lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" +
+                                       row[0].c_str());
+      if (!tx.exec1("SELECT pg_try_advisory_lock(" + key + ")")[0].as<bool>()) continue;
+      // Another worker may have finished it between the list and the lock.
+      if (tx.exec1("SELECT status = 'done' FROM " + table("backfill_chunks") + where + " AND chunk_from = " +
+                   tx.quote(row[0].c_str()))[0]
+              .as<bool>()) {
+        tx.exec("SELECT pg_advisory_unlock(" + key + ")");
+        continue;
+      }
+      return Chunk{row[0].c_str(), row[1].c_str()};
+    }
+    return std::nullopt;
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+void StateStore::release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    tx.exec("SELECT pg_advisory_unlock(" +
+            lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" + c.from) + ")");
+  } catch (...) {
   }
 }
 
@@ -182,11 +225,11 @@ std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, cons
         throw ConfigError("pipeline " + pipeline + ": a backfill of [" + range.range_from + ", " + range.range_to +
                           ") with other chunks is in progress; rerun it with its chunk size, or add --restart");
     }
-    for (const auto& c : chunks)
+    for (size_t i = 0; i < chunks.size(); ++i)
       tx.exec("INSERT INTO " + table("backfill_chunks") +
-              " (pipeline, range_from, range_to, chunk_from, chunk_to, status) VALUES (" + tx.quote(pipeline) + ", " +
-              tx.quote(range.range_from) + ", " + tx.quote(range.range_to) + ", " + tx.quote(c.from) + ", " +
-              tx.quote(c.to) + ", 'pending') ON CONFLICT DO NOTHING");
+              " (pipeline, range_from, range_to, chunk_from, chunk_to, seq, status) VALUES (" + tx.quote(pipeline) + ", " +
+              tx.quote(range.range_from) + ", " + tx.quote(range.range_to) + ", " + tx.quote(chunks[i].from) + ", " +
+              tx.quote(chunks[i].to) + ", " + std::to_string(i) + ", 'pending') ON CONFLICT DO NOTHING");
     pqxx::result pending = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where +
                                    " AND status <> 'done'");
     tx.commit();

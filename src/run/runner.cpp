@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "pg/pg.hpp"
 #include "run/fault.hpp"
 #include "run/observe.hpp"
@@ -82,16 +85,17 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   Connections conns = connect(cfg, p);
   pg::StateStore store(*conns.state, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
-  if (!opts.dry_run && !store.try_lock(p.name))
+  const bool shared = req.chunk.has_value();  // backfill chunks run side by side
+  if (!opts.dry_run && !store.try_lock(p.name, shared))
     throw LockBusy("pipeline " + p.name + " is already running (advisory lock held); skipped");
   struct Unlock {
     pg::StateStore& s;
     const std::string& n;
-    bool on;
+    bool on, shared;
     ~Unlock() {
-      if (on) s.unlock(n);
+      if (on) s.unlock(n, shared);
     }
-  } unlock{store, p.name, !opts.dry_run};
+  } unlock{store, p.name, !opts.dry_run, shared};
 
   StoredState st = store.load(p.name);
   if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
@@ -322,22 +326,84 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
   total.pipeline = p.name;
   total.window = "range [" + range.range_from + ", " + range.range_to + ") in " + std::to_string(chunks.size()) +
                  " chunk(s)";
-  spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do", range.range_from, range.range_to, chunks.size(),
-               chunk_spec, pending.size());
+  spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do, {} job(s)", range.range_from, range.range_to,
+               chunks.size(), chunk_spec, pending.size(), opts.jobs);
   const auto t0 = std::chrono::steady_clock::now();
-  size_t done = chunks.size() - pending.size();
-  for (const auto& c : pending) {
-    RunOptions one = opts;
-    one.request = RunRequest{RunMode::kRange, c.from, c.to, range};
-    PipelineResult r = run_one(cfg, p, one, warned_hidden);
-    total.rows_read += r.rows_read;
-    total.rows_written += r.rows_written;
-    total.rows_deleted += r.rows_deleted;
-    total.run_id = r.run_id;
-    ++done;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    spdlog::info("chunk {}/{} [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s", done, chunks.size(), c.from,
-                 c.to, r.rows_read, r.rows_written, r.rows_deleted, secs > 0 ? total.rows_read / secs : 0.0);
+
+  // A worker claims chunks until none is left. Workers in other processes, on other hosts
+  // too, that run the same command share the chunks through the state database.
+  auto work = [&]() {
+    const std::string& state_name = cfg.state_connection(p);
+    pg::Connection claims(state_name, cfg.connections.at(state_name), "tidemark");
+    pg::StateStore store(claims, cfg.state.schema);
+    while (auto c = store.claim_chunk(p.name, range)) {
+      RunOptions one = opts;
+      one.request = RunRequest{RunMode::kRange, c->from, c->to, range};
+      PipelineResult r;
+      try {
+        r = run_one(cfg, p, one, warned_hidden);
+      } catch (...) {
+        store.release_chunk(p.name, range, *c);
+        throw;
+      }
+      store.release_chunk(p.name, range, *c);
+      total.rows_read += r.rows_read;
+      total.rows_written += r.rows_written;
+      total.rows_deleted += r.rows_deleted;
+      total.run_id = r.run_id;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double rate = secs > 0 ? static_cast<double>(total.rows_read) / secs : 0.0;
+      spdlog::info("chunk [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s", c->from, c->to, r.rows_read,
+                   r.rows_written, r.rows_deleted, rate);
+    }
+  };
+  if (opts.jobs <= 1) {
+    work();
+  } else {
+    // --jobs N: N worker processes, each with its own connections.
+    std::fflush(nullptr);
+    std::vector<pid_t> children;
+    for (int i = 0; i < opts.jobs; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        int code = 0;
+        try {
+          work();
+        } catch (const LockBusy&) {
+          code = kExitLocked;
+        } catch (const ConfigError& e) {
+          spdlog::error("{}", e.what());
+          code = kExitUsage;
+        } catch (const std::exception& e) {
+          spdlog::error("backfill worker failed: {}", redact_text(e.what()));
+          code = kExitRunFailed;
+        }
+        std::fflush(nullptr);
+        _exit(code);
+      }
+      if (pid < 0) throw RunError("could not start backfill worker: fork failed");
+      children.push_back(pid);
+    }
+    int worst = 0;
+    for (pid_t c : children) {
+      int status = 0;
+      waitpid(c, &status, 0);
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRunFailed;
+      if (code == kExitRunFailed || (code != 0 && worst == 0)) worst = code;
+    }
+    if (worst == kExitRunFailed) throw RunError("a backfill worker failed; rerun the same command to resume");
+    if (worst == kExitUsage) throw ConfigError("a backfill worker met a usage error");
+  }
+  // What is left was claimed by workers elsewhere, or failed.
+  {
+    const std::string& state_name = cfg.state_connection(p);
+    pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
+    pg::StateStore store(state, cfg.state.schema);
+    for (const auto& b : store.backfills({p.name}))
+      if (b.range_from == range.range_from && b.range_to == range.range_to) {
+        spdlog::info("backfill [{}, {}): {}/{} chunks done", b.range_from, b.range_to, b.done, b.total);
+        if (opts.jobs > 1) total.rows_written = b.rows_written;  // the workers' sum
+      }
   }
   total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return total;

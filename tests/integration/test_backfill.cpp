@@ -1,5 +1,6 @@
 // Backfills (--from/--to): chunked, resumable, replacing the range in the target.
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "integration/harness.hpp"
 
@@ -119,5 +120,55 @@ TEST_CASE("backfill: a range value the cursor's type cannot read is a usage erro
   }
   // PostgreSQL's special input values work as range bounds.
   CHECK(s.run({"ev", "--from", "-infinity", "--to", "today"}).exit_code == 0);
+  CHECK(s.same_content("ev", "ev", "id"));
+}
+
+TEST_CASE("backfill: two processes sharing one backfill, or --jobs 3, do every chunk exactly once",
+          "[pg][backfill]") {
+  auto mode = GENERATE(as<std::string>{}, "two processes", "--jobs 3");
+  INFO(mode);
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id", "    chunk: '50'\n"));
+  std::vector<std::string> args = {"run", "-c", s.config(), "ev", "--from", "1", "--to", "1001"};
+  if (mode == "two processes") {
+    tmtest::CliProcess a = tmtest::start_cli(args), b = tmtest::start_cli(args);
+    CliResult ra = tmtest::finish(a), rb = tmtest::finish(b);
+    INFO(ra.err << rb.err);
+    CHECK(ra.exit_code == 0);
+    CHECK(rb.exit_code == 0);
+  } else {
+    args.push_back("--jobs");
+    args.push_back("3");
+    CliResult r = tmtest::run_cli(args);
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+  }
+  CHECK(s.same_content("ev", "ev", "id"));
+  CHECK(s.db().value("SELECT count(*) FILTER (WHERE status = 'done') || '/' || count(*) FROM " + s.state() +
+                     ".backfill_chunks") == "20/20");
+  // Exactly once: one successful range run per chunk.
+  CHECK(s.db().value("SELECT count(*) FROM " + s.state() + ".runs WHERE mode = 'range' AND status = 'succeeded'") == "20");
+  CHECK(s.db().value("SELECT count(DISTINCT run_id) FROM " + s.state() + ".backfill_chunks") == "20");
+}
+
+TEST_CASE("backfill: an incremental run never runs beside a backfill chunk", "[pg][backfill][lock]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id", "    chunk: '500'\n"));
+  s.run_ok();  // the incremental state exists
+  tmtest::Db blocker;
+  pqxx::work hold(blocker.conn());
+  hold.exec("LOCK TABLE " + s.tgt() + ".ev IN EXCLUSIVE MODE");  // the chunk will wait here, holding its shared lock
+  tmtest::CliProcess chunk = tmtest::start_cli({"run", "-c", s.config(), "ev", "--from", "1", "--to", "1001"});
+  for (int i = 0; i < 200; ++i) {
+    if (s.db().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' AND granted") != "0")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  CliResult incremental = s.run();
+  CHECK(incremental.exit_code == 75);
+  hold.commit();
+  CHECK(tmtest::finish(chunk).exit_code == 0);
   CHECK(s.same_content("ev", "ev", "id"));
 }
