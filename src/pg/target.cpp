@@ -51,8 +51,10 @@ bool Target::claim_if_empty(const QualifiedName& table) {
   try {
     const std::string probe = "SELECT NOT EXISTS (SELECT 1 FROM " + table.quoted() + ")";
     if (!tx_->exec1(probe)[0].as<bool>()) return false;
-    // SHARE mode blocks other writers (not readers) until we commit.
-    tx_->exec("LOCK TABLE " + table.quoted() + " IN SHARE MODE");
+    // Blocks other writers (not readers) until we commit. SHARE ROW EXCLUSIVE conflicts with
+    // itself: two loads that both found the table empty (parallel backfill chunks) queue here
+    // instead of deadlocking on their inserts, and the second then finds it no longer empty.
+    tx_->exec("LOCK TABLE " + table.quoted() + " IN SHARE ROW EXCLUSIVE MODE");
     return tx_->exec1(probe)[0].as<bool>();
   } catch (...) {
     translate("target '" + c_.name() + "'");
