@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <regex>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,6 +75,21 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   std::cout << "  (dry run: nothing was written)\n";
 }
 
+// "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
+// timestamp cursor's type. Anything else is returned as given.
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type) {
+  static const std::regex relative(R"(\s*-\s*([0-9]+\s*[a-z]+)\s*)");
+  std::smatch m;
+  if (type.rfind("timestamp", 0) != 0 && type != "date") return v;
+  if (!std::regex_match(v, m, relative)) return v;
+  const auto us = parse_duration_us(m[1].str());
+  if (!us) return v;  // the type check reports it
+  return src.query_rows(Sql("SELECT CAST(statement_timestamp() - CAST('" + format_interval_us(*us) +
+                            "' AS interval) AS " + type + ")::text"))
+      .at(0)
+      .at(0);
+}
+
 PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
   log::PipelineScope scope(p.name);
   PipelineResult res;
@@ -105,15 +121,20 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 
   pg::Source src(*conns.source);
   SourceShape shape = src.describe(p);
-  // Range bounds are checked against the cursor's type before anything runs.
+  // Range bounds are resolved (relative forms) and checked against the cursor's type before
+  // anything runs.
+  RunRequest effective = req;
   if (req.mode == RunMode::kRange && strategy.has_cursor())
-    if (const ColumnInfo* cursor = shape.find(p.detect.cursor))
-      for (const auto& [flag, v] : {std::pair{"--from", req.from}, std::pair{"--to", req.to}})
+    if (const ColumnInfo* cursor = shape.find(p.detect.cursor)) {
+      if (effective.from) effective.from = resolve_bound(src, *effective.from, cursor->type);
+      if (effective.to) effective.to = resolve_bound(src, *effective.to, cursor->type);
+      for (const auto& [flag, v] : {std::pair{"--from", effective.from}, std::pair{"--to", effective.to}})
         if (v)
           if (auto why = src.input_error(*v, cursor->type))
             throw ConfigError(std::string(flag) + " '" + *v + "' is not a valid " + cursor->type + " for cursor " +
                               p.detect.cursor + " of pipeline " + p.name + ": " + *why);
-  ExtractPlan plan = strategy.plan({p, shape, st, req});
+    }
+  ExtractPlan plan = strategy.plan({p, shape, st, effective});
   res.window = plan.window;
   // A range run replaces the range: rows deleted at the source inside it disappear from the
   // target too (delete_insert semantics, whatever the incremental write mode).
@@ -285,7 +306,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
   const std::string chunk_spec = opts.chunk.empty() ? p.chunk : opts.chunk;
   if (!req.from || !req.to)
     throw ConfigError("pipeline " + p.name + ": a chunked backfill needs both --from and --to");
-  const ChunkRef range{*req.from, *req.to};
+  ChunkRef range{*req.from, *req.to};
   std::vector<pg::Chunk> chunks;
   {
     pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
@@ -293,6 +314,8 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     SourceShape shape = src.describe(p);
     const ColumnInfo* cursor = shape.find(p.detect.cursor);
     if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
+    // A relative range is fixed once, here; the log shows the absolute bounds to resume with.
+    range = {resolve_bound(src, range.range_from, cursor->type), resolve_bound(src, range.range_to, cursor->type)};
     for (const auto& [flag, v] : {std::pair{"--from", range.range_from}, std::pair{"--to", range.range_to}})
       if (auto why = src.input_error(v, cursor->type))
         throw ConfigError(std::string(flag) + " '" + v + "' is not a valid " + cursor->type + " for cursor " +
@@ -336,6 +359,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection claims(state_name, cfg.connections.at(state_name), "tidemark");
     pg::StateStore store(claims, cfg.state.schema);
+    int mine = 0;
     while (auto c = store.claim_chunk(p.name, range)) {
       RunOptions one = opts;
       one.request = RunRequest{RunMode::kRange, c->from, c->to, range};
@@ -351,10 +375,15 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
       total.rows_written += r.rows_written;
       total.rows_deleted += r.rows_deleted;
       total.run_id = r.run_id;
+      ++mine;
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double rate = secs > 0 ? static_cast<double>(total.rows_read) / secs : 0.0;
-      spdlog::info("chunk [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s", c->from, c->to, r.rows_read,
-                   r.rows_written, r.rows_deleted, rate);
+      int64_t done = 0, all = static_cast<int64_t>(chunks.size());
+      for (const auto& b : store.backfills({p.name}))  // every worker's progress
+        if (b.range_from == range.range_from && b.range_to == range.range_to) done = b.done;
+      const double eta = static_cast<double>(all - done) * (secs / mine) / std::max(1, opts.jobs);
+      spdlog::info("chunk {}/{} done [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s; about {:.0f}s left", done,
+                   all, c->from, c->to, r.rows_read, r.rows_written, r.rows_deleted, rate, eta);
     }
   };
   if (opts.jobs <= 1) {

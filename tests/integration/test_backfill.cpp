@@ -172,3 +172,16 @@ TEST_CASE("backfill: an incremental run never runs beside a backfill chunk", "[p
   CHECK(tmtest::finish(chunk).exit_code == 0);
   CHECK(s.same_content("ev", "ev", "id"));
 }
+
+TEST_CASE("backfill: relative bounds like -7d are resolved once on the source's clock", "[pg][backfill]") {
+  Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".ev (id bigserial PRIMARY KEY, at timestamptz NOT NULL, v text);"
+              "CREATE TABLE " + s.tgt() + ".ev (id bigint PRIMARY KEY, at timestamptz NOT NULL, v text);"
+              "INSERT INTO " + s.src() + ".ev (at, v) SELECT now() - g * interval '1 day', 'v' FROM generate_series(1, 20) g");
+  s.write_config(events("updated_at"));
+  auto r = s.run_ok({"ev", "--from", "-7d", "--to", "now", "--chunk", "1d"});
+  CHECK(r["rows_read"] == 6);  // days 1..6 ago; 7 days ago lies just before the bound
+  CHECK(s.db().count(s.tgt() + ".ev") == 6);
+  auto plain = s.run_ok({"ev", "--from", "-10d", "--to", "now"});
+  CHECK(plain["rows_read"] == 9);
+}
