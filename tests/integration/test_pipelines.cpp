@@ -227,11 +227,14 @@ TEST_CASE("a second run of a pipeline that is running exits 75 and touches nothi
   pqxx::work hold(blocker.conn());
   hold.exec(sub("LOCK TABLE TGT.items IN EXCLUSIVE MODE", s));
   tmtest::CliProcess first = tmtest::start_cli({"run", "-c", s.config(), "--json"});
-  // Wait until it holds the pipeline lock (it shows in pg_locks as an advisory lock).
-  for (int i = 0; i < 200; ++i) {
-    if (s.db().value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  // Wait until its load waits on our table lock: by then it holds the pipeline lock.
+  bool waiting = false;
+  for (int i = 0; i < 400 && !waiting; ++i) {
+    waiting = s.db().value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
+                           "wait_event_type = 'Lock' AND query LIKE '%" + s.tgt() + "%'") != "0";
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
+  REQUIRE(waiting);
   CliResult second = s.run();
   CHECK(second.exit_code == 75);
   CHECK_THAT(second.err, Catch::Contains("already running"));
