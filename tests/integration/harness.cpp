@@ -173,6 +173,16 @@ int64_t Scenario::state_version(const std::string& pipeline) {
   return v.empty() ? 0 : std::stoll(v);
 }
 
+void Scenario::wait_until_run_blocks() {
+  const std::string sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
+                          "wait_event_type = 'Lock' AND query LIKE '%" + tgt_ + "%'";
+  for (int i = 0; i < 400; ++i) {
+    if (db_.value(sql) != "0") return;
+    usleep(25000);
+  }
+  FAIL("no tidemark run blocked on the target schema " << tgt_ << " within 10 s");
+}
+
 bool Scenario::same_content(const std::string& src_table, const std::string& tgt_table, const std::string& order_by) {
   std::string a = db_.fingerprint(src_ + "." + src_table, order_by);
   std::string b = db_.fingerprint(tgt_ + "." + tgt_table, order_by);

@@ -71,6 +71,9 @@ class Scenario {
   std::string state_json(const std::string& pipeline);  // watermark jsonb as text
   int64_t state_version(const std::string& pipeline);
   bool same_content(const std::string& src_table, const std::string& tgt_table, const std::string& order_by);
+  // Waits (up to 10 s, else the test fails) until a tidemark run's statement on the target
+  // schema waits for a lock, e.g. one the test holds: by then the run holds its own locks.
+  void wait_until_run_blocks();
 
  private:
   Db db_;

@@ -161,14 +161,7 @@ TEST_CASE("backfill: an incremental run never runs beside a backfill chunk", "[p
   pqxx::work hold(blocker.conn());
   hold.exec("LOCK TABLE " + s.tgt() + ".ev IN EXCLUSIVE MODE");  // the chunk will wait here, holding its shared lock
   tmtest::CliProcess chunk = tmtest::start_cli({"run", "-c", s.config(), "ev", "--from", "1", "--to", "1001"});
-  // Wait until the chunk's load waits on our table lock: by then it holds its shared lock.
-  bool waiting = false;
-  for (int i = 0; i < 400 && !waiting; ++i) {
-    waiting = s.db().value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
-                           "wait_event_type = 'Lock' AND query LIKE '%" + s.tgt() + "%'") != "0";
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  REQUIRE(waiting);
+  s.wait_until_run_blocks();  // the chunk's load waits on our table lock, holding its shared lock
   CliResult incremental = s.run();
   CHECK(incremental.exit_code == 75);
   hold.commit();

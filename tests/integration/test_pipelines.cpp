@@ -227,14 +227,7 @@ TEST_CASE("a second run of a pipeline that is running exits 75 and touches nothi
   pqxx::work hold(blocker.conn());
   hold.exec(sub("LOCK TABLE TGT.items IN EXCLUSIVE MODE", s));
   tmtest::CliProcess first = tmtest::start_cli({"run", "-c", s.config(), "--json"});
-  // Wait until its load waits on our table lock: by then it holds the pipeline lock.
-  bool waiting = false;
-  for (int i = 0; i < 400 && !waiting; ++i) {
-    waiting = s.db().value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
-                           "wait_event_type = 'Lock' AND query LIKE '%" + s.tgt() + "%'") != "0";
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  REQUIRE(waiting);
+  s.wait_until_run_blocks();  // its load waits on our table lock, holding the pipeline lock
   CliResult second = s.run();
   CHECK(second.exit_code == 75);
   CHECK_THAT(second.err, Catch::Contains("already running"));

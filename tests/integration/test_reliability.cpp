@@ -21,14 +21,6 @@ const char* kPipeline =
     "  - name: t\n    source: {connection: db, table: SRC.t}\n    detect: {strategy: updated_at, cursor: at}\n"
     "    target: {connection: db, table: TGT.t, key: [id]}\n";
 
-void wait_for(Db& db, const std::string& sql) {
-  for (int i = 0; i < 400; ++i) {
-    if (db.value(sql) == "t") return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  FAIL("timed out waiting for: " << sql);
-}
-
 }  // namespace
 
 TEST_CASE("20 simultaneous runs of one pipeline: one runs at a time, the rest exit 75, the target is right",
@@ -70,10 +62,7 @@ TEST_CASE("a run whose backend is terminated exits 1, keeps its state, and the n
   pqxx::work hold(blocker.conn());
   hold.exec("LOCK TABLE " + s.tgt() + ".t IN EXCLUSIVE MODE");
   tmtest::CliProcess p = tmtest::start_cli({"run", "-c", s.config()});
-  // Its target backend waits for our lock; kill that backend.
-  const std::string waiting = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
-                              "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%')";
-  wait_for(s.db(), waiting);
+  s.wait_until_run_blocks();  // its target backend waits for our lock; kill that backend
   s.db().exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
               "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%'");
   CliResult r = tmtest::finish(p);
@@ -167,8 +156,7 @@ TEST_CASE("a run whose state row moved under it (a lost lock) commits nothing: c
   pqxx::work hold(blocker.conn());
   hold.exec("LOCK TABLE " + s.tgt() + ".t IN EXCLUSIVE MODE");
   tmtest::CliProcess p = tmtest::start_cli({"run", "-c", s.config()});
-  wait_for(s.db(), "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
-                   "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%')");
+  s.wait_until_run_blocks();
   // Another writer of the state (a run that thinks it holds the lock) moves it meanwhile.
   const std::string before = s.state_json("t");
   s.db().exec("UPDATE " + s.state() + ".pipeline_state SET version = version + 1");
