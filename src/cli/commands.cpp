@@ -138,6 +138,16 @@ int cmd_status(const StatusArgs& a) {
                                                         {"rows_written", r.last_rows_written},
                                                         {"error", r.last_error}}
                                                   : json(nullptr)}});
+      json fills = json::array();
+      for (const auto& b : backfills)
+        if (b.pipeline == p->name)
+          fills.push_back({{"from", b.range_from},
+                           {"to", b.range_to},
+                           {"chunks_done", b.done},
+                           {"chunks", b.total},
+                           {"rows_written", b.rows_written},
+                           {"last_chunk_at", b.last_finished}});
+      out.back()["backfills"] = fills;
     }
     std::cout << out.dump(2) << "\n";
     return rc;

@@ -66,6 +66,9 @@ TEST_CASE("backfill: a killed backfill resumes with the chunks not done and ends
   CHECK(s.db().count(s.tgt() + ".ev") == 300);
   CliResult st = tmtest::run_cli({"status", "-c", s.config()});
   CHECK_THAT(st.out, Catch::Contains("backfill [1, 1001): 3/10 chunks done") && Catch::Contains("rerun the same command"));
+  auto js = tmtest::run_cli({"status", "-c", s.config(), "--json"}).json();
+  CHECK(js[0]["backfills"][0]["chunks_done"] == 3);
+  CHECK(js[0]["backfills"][0]["chunks"] == 10);
   auto r = s.run_ok(args);
   CHECK(r["rows_read"] == 700);  // only the chunks not done
   CHECK(s.same_content("ev", "ev", "id"));
