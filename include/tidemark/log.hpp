@@ -21,7 +21,4 @@ class PipelineScope {
   PipelineScope& operator=(const PipelineScope&) = delete;
 };
 
-const std::string& current_pipeline();
-int64_t current_run_id();
-
 }  // namespace tidemark::log

@@ -77,7 +77,5 @@ PipelineScope::~PipelineScope() {
   g_run_id = 0;
 }
 void PipelineScope::set_run_id(int64_t id) { g_run_id = id; }
-const std::string& current_pipeline() { return g_pipeline; }
-int64_t current_run_id() { return g_run_id; }
 
 }  // namespace tidemark::log

@@ -31,7 +31,6 @@ class Connection {
   const std::string& name() const { return name_; }
   // The statement with every value escaped by this connection (for COPY and control SQL).
   std::string render(const Sql& sql);
-  int server_version() const { return conn_->server_version(); }
 
  private:
   std::string name_;
@@ -204,6 +203,7 @@ class StateStore {
   std::string lock_key(const std::string& name) const;
   Connection& c_;
   std::string schema_;
+  bool schema_ready_ = false;  // ensure_schema() found or made the tables: no need to look again
 };
 
 }  // namespace tidemark::pg

@@ -1,0 +1,21 @@
+// One run of one pipeline (runner.cpp), and the chunked backfill built on it (backfill.cpp).
+#pragma once
+#include <string>
+
+#include "pg/pg.hpp"
+#include "tidemark/runner.hpp"
+
+namespace tidemark {
+
+// lock -> state -> plan -> extract -> stage -> apply + state -> run record. `warned_hidden`
+// makes the "cannot see other sessions" warning appear once per command.
+PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
+
+// A range backfill split into resumable chunks, each a run_one of its own.
+PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
+
+// "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
+// timestamp cursor's type. Anything else is returned as given.
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type);
+
+}  // namespace tidemark
