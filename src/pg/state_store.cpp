@@ -14,7 +14,10 @@ void StateStore::ensure_schema() {
       pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("runs")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("backfill_chunks")) + ") IS NOT NULL");
-      if (r[0].as<bool>()) return;  // the common case: one cheap query per run
+      if (r[0].as<bool>()) {  // the common case: one cheap query per run
+        schema_ready_ = true;
+        return;
+      }
     }
     pqxx::work tx(c_.raw());
     // Serialise concurrent first runs: CREATE … IF NOT EXISTS races on the catalog otherwise.
@@ -34,6 +37,7 @@ void StateStore::ensure_schema() {
             " chunk_to text NOT NULL, seq integer NOT NULL, status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
             " run_id bigint, finished_at timestamptz, PRIMARY KEY (pipeline, range_from, range_to, chunk_from))");
     tx.commit();
+    schema_ready_ = true;
   } catch (...) {
     translate("state store '" + c_.name() + "' (schema " + schema_ + ")");
   }
@@ -106,7 +110,9 @@ StoredState StateStore::load(const std::string& pipeline) {
     pqxx::nontransaction tx(c_.raw());
     StoredState s;
     // A dry run before the first real run finds no state tables: that is "no state yet".
-    if (tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NULL")[0].as<bool>()) return s;
+    if (!schema_ready_ &&
+        tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NULL")[0].as<bool>())
+      return s;
     pqxx::result r = tx.exec("SELECT strategy, version, watermark::text FROM " + table("pipeline_state") +
                              " WHERE pipeline = " + tx.quote(pipeline));
     if (r.empty()) return s;
