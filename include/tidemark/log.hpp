@@ -11,6 +11,13 @@ enum class Format { kText, kJson };
 // verbosity: -1 quiet (errors only), 0 normal, 1 debug, 2 trace (SQL text).
 void setup(Format format, int verbosity);
 
+// A single updating status line on a terminal (text logs, not -q, stderr a tty): log lines
+// are written above it. progress() does nothing when progress_on_terminal() is false, where
+// progress goes to the log lines instead. progress_done() ends the line.
+bool progress_on_terminal();
+void progress(const std::string& line);
+void progress_done();
+
 // While alive, log lines name this pipeline (and run id once known).
 class PipelineScope {
  public:

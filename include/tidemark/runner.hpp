@@ -16,6 +16,8 @@ struct RunOptions {
   std::string chunk;                   // backfills: overrides the pipeline's `chunk`
   bool restart = false;                // backfills: forget the chunks done so far
   int jobs = 1;                        // backfills: worker processes
+  int64_t lease_seconds = 60;          // backfills: a chunk's claim lasts this long without a heartbeat
+  bool advance_watermark = false;      // backfills: move the incremental watermark to the range's end
 };
 
 struct PipelineResult {

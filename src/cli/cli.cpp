@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
          c->add_flag("--restart", run.restart, "Backfill: start over, forgetting the chunks already done");
          c->add_option("--jobs", run.jobs, "Backfill: chunks loaded at once, by that many worker processes")
              ->check(CLI::Range(1, 64));
+         c->add_option("--lease", run.lease,
+                       "Backfill: how long a chunk stays claimed by a worker that stopped renewing it (default 1m)");
+         c->add_flag("--advance-watermark", run.advance_watermark,
+                     "Backfill: when done, move the incremental watermark to --to if no row can be skipped");
          c->add_flag("--dry-run", run.dry_run, "Print the plan (window, SQL, watermark) and write nothing");
          c->add_flag("--full-refresh", run.full_refresh, "Reload everything, replace the target, restart the watermark");
          c->add_flag("--json", run.json, "Print a JSON summary of the runs on stdout");

@@ -12,6 +12,7 @@
 
 #include "pg/pg.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/util.hpp"
 #include "tidemark/strategy.hpp"
 
 namespace tidemark::cli {
@@ -36,10 +37,15 @@ int cmd_run(const RunArgs& a) {
   opts.chunk = a.chunk;
   opts.restart = a.restart;
   opts.jobs = a.jobs;
+  opts.advance_watermark = a.advance_watermark;
+  const auto lease = parse_duration_us(a.lease);
+  if (!lease || *lease < 1000000)
+    throw ConfigError("--lease '" + a.lease + "' is not a duration of at least 1s (e.g. 30s, 5m)");
+  opts.lease_seconds = *lease / 1000000;
   const bool range = !a.from.empty() || !a.to.empty();
   if (range && a.full_refresh) throw ConfigError("--full-refresh and --from/--to cannot be combined");
-  if (!range && (!a.chunk.empty() || a.restart || a.jobs != 1))
-    throw ConfigError("--chunk, --restart and --jobs belong to a backfill (--from/--to)");
+  if (!range && (!a.chunk.empty() || a.restart || a.jobs != 1 || a.advance_watermark || a.lease != "1m"))
+    throw ConfigError("--chunk, --restart, --jobs, --lease and --advance-watermark belong to a backfill (--from/--to)");
   if (range && a.pipelines.empty())
     throw ConfigError("--from/--to backfill a cursor range: name the pipeline(s), e.g. `tidemark run -c " + a.config +
                       " orders --from 2024-01-01 --to 2024-02-01`");
@@ -146,6 +152,8 @@ int cmd_status(const StatusArgs& a) {
                            {"chunks_done", b.done},
                            {"chunks", b.total},
                            {"rows_written", b.rows_written},
+                           {"rows_read", b.rows_read},
+                           {"chunks_running", b.running},
                            {"last_chunk_at", b.last_finished}});
       out.back()["backfills"] = fills;
     }
@@ -169,7 +177,10 @@ int cmd_status(const StatusArgs& a) {
   for (const auto& b : backfills)
     std::cout << b.pipeline << ": backfill [" << b.range_from << ", " << b.range_to << "): " << b.done << "/" << b.total
               << " chunks done, " << b.rows_written << " rows written, last chunk " << b.last_finished
-              << (b.done < b.total ? " (interrupted or running: rerun the same command to resume)" : "") << "\n";
+              << (b.running > 0   ? " (" + std::to_string(b.running) + " chunk(s) running)"
+                  : b.done < b.total ? std::string(" (interrupted: rerun the same command to resume)")
+                                     : std::string())
+              << "\n";
   for (const auto* p : selected) {
     const auto& r = rows[p->name];
     if (r.last_status == "failed" && !r.last_error.empty()) std::cout << p->name << ": last error: " << r.last_error << "\n";

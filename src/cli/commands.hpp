@@ -16,6 +16,8 @@ struct RunArgs {
   std::string chunk;
   bool restart = false;
   int jobs = 1;
+  std::string lease = "1m";
+  bool advance_watermark = false;
   bool json = false;
 };
 

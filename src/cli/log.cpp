@@ -10,11 +10,17 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 namespace tidemark::log {
 namespace {
 
 std::string g_pipeline;
 int64_t g_run_id = 0;
+Format g_format = Format::kText;
+bool g_quiet = false;
+std::mutex g_progress_mutex;  // guards g_progress and stderr against the sink
+std::string g_progress;       // the progress line on the terminal, if one is shown
 
 std::string timestamp(const spdlog::log_clock::time_point& tp) {
   auto t = spdlog::log_clock::to_time_t(tp);
@@ -47,6 +53,10 @@ class Sink final : public spdlog::sinks::base_sink<std::mutex> {
       if (!g_pipeline.empty()) line += "[" + g_pipeline + (g_run_id ? " #" + std::to_string(g_run_id) : "") + "] ";
       line += text + "\n";
     }
+    // A progress line on the terminal is cleared, the log line written, and the progress
+    // line drawn again below it.
+    std::lock_guard<std::mutex> lock(g_progress_mutex);
+    if (!g_progress.empty()) line = "\r\033[K" + line + g_progress;
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }
@@ -63,6 +73,8 @@ void setup(Format format, int verbosity) {
   if (verbosity < 0) lvl = spdlog::level::err;
   if (verbosity == 1) lvl = spdlog::level::debug;
   if (verbosity >= 2) lvl = spdlog::level::trace;
+  g_format = format;
+  g_quiet = verbosity < 0;
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
@@ -77,5 +89,24 @@ PipelineScope::~PipelineScope() {
   g_run_id = 0;
 }
 void PipelineScope::set_run_id(int64_t id) { g_run_id = id; }
+
+bool progress_on_terminal() { return g_format == Format::kText && !g_quiet && isatty(STDERR_FILENO) == 1; }
+
+void progress(const std::string& line) {
+  if (!progress_on_terminal()) return;
+  std::lock_guard<std::mutex> lock(g_progress_mutex);
+  g_progress = line;
+  const std::string out = "\r\033[K" + line;
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+}
+
+void progress_done() {
+  std::lock_guard<std::mutex> lock(g_progress_mutex);
+  if (g_progress.empty()) return;
+  g_progress.clear();
+  std::fputs("\n", stderr);
+  std::fflush(stderr);
+}
 
 }  // namespace tidemark::log

@@ -86,6 +86,7 @@ class Source {
   void finish();
 
  private:
+  pqxx::row row(const Sql& sql);  // one row, in the snapshot when one is open
   Connection& c_;
   std::unique_ptr<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>> tx_;
 };
@@ -144,9 +145,17 @@ struct Chunk {
   std::string from, to;
 };
 
+struct ChunkClaim {
+  // kClaimed: `chunk` is ours; kBusy: chunks are left, all with live workers; kNone: all done.
+  enum class Kind { kClaimed, kBusy, kNone } kind = Kind::kNone;
+  Chunk chunk;
+  std::string previous_worker;  // set when a running chunk was taken over from a dead worker
+};
+
 struct BackfillProgress {
   std::string pipeline, range_from, range_to, last_finished;
-  int64_t done = 0, total = 0, rows_written = 0;
+  int64_t done = 0, total = 0, rows_written = 0, rows_read = 0;
+  int64_t running = 0;  // chunks with a live lease
 };
 
 struct StatusRow {
@@ -170,10 +179,15 @@ class StateStore {
   // backfill chunks, which may run side by side but never beside an incremental run.
   bool try_lock(const std::string& pipeline, bool shared = false);
   void unlock(const std::string& pipeline, bool shared = false);
-  // A backfill chunk not done and not being worked on, locked for this session until
-  // release_chunk (or the session's end); nullopt when none is left.
-  std::optional<Chunk> claim_chunk(const std::string& pipeline, const ChunkRef& range);
-  void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c);
+  // Backfill chunk claims (SELECT … FOR UPDATE SKIP LOCKED, a lease, and the chunk's session
+  // advisory lock): a chunk not done and not with a live worker becomes `worker`'s for
+  // `lease_seconds`, renewed by renew_lease (false: the chunk was taken over meanwhile).
+  // release_chunk puts a chunk that is still running back to pending and drops the lock.
+  ChunkClaim claim_chunk(const std::string& pipeline, const ChunkRef& range, const std::string& worker,
+                         int64_t lease_seconds);
+  bool renew_lease(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker,
+                   int64_t lease_seconds);
+  void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
   StoredState load(const std::string& pipeline);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
@@ -190,8 +204,11 @@ class StateStore {
   // Backfill chunk bookkeeping (tidemark.backfill_chunks). register_chunks records the chunks
   // of [from, to) (after deleting earlier ones with `restart`) and returns those not done yet;
   // a different chunking of the same range in progress is a ConfigError.
+  // `advance_blocker` is why --advance-watermark may not move the watermark after this
+  // backfill (nullopt: it may), judged before the first chunk; kept from the first call.
   std::vector<Chunk> register_chunks(const std::string& pipeline, const ChunkRef& range, const std::vector<Chunk>& chunks,
-                                     bool restart);
+                                     bool restart, const std::optional<std::string>& advance_blocker);
+  std::optional<std::string> advance_blocker(const std::string& pipeline, const ChunkRef& range);
   // Marks a chunk done inside the transaction that commits its rows.
   void mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
                        const std::string& chunk_from, const RunRecord& r);
@@ -201,6 +218,7 @@ class StateStore {
  private:
   std::string table(const std::string& t) const;
   std::string lock_key(const std::string& name) const;
+  std::string chunk_key(const std::string& pipeline, const ChunkRef& range, const Chunk& c) const;
   Connection& c_;
   std::string schema_;
   bool schema_ready_ = false;  // ensure_schema() found or made the tables: no need to look again

@@ -185,7 +185,7 @@ bool Source::tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<st
   for (size_t i = 0; i < n; ++i) s.text(i ? ", CAST(" : "CAST(").value(b[i]).text(" AS " + types[i] + ")");
   s.text(")");
   try {
-    return tx_->exec1(c_.render(s))[0].as<bool>();
+    return row(s)[0].as<bool>();
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }
@@ -210,7 +210,7 @@ bool Source::value_at_most(const std::string& a, const std::string& b, const std
   Sql s("SELECT CAST(");
   s.value(a).text(" AS " + type + ") <= CAST(").value(b).text(" AS " + type + ")");
   try {
-    return tx_->exec1(c_.render(s))[0].as<bool>();
+    return row(s)[0].as<bool>();
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }
@@ -220,10 +220,16 @@ int64_t Source::epoch_us(const std::string& value, const std::string& type) {
   Sql s("SELECT (extract(epoch FROM CAST(");
   s.value(value).text(" AS " + type + ")) * 1000000)::bigint");
   try {
-    return tx_->exec1(c_.render(s))[0].as<int64_t>();
+    return row(s)[0].as<int64_t>();
   } catch (...) {
     translate("source '" + c_.name() + "'");
   }
+}
+
+pqxx::row Source::row(const Sql& sql) {
+  if (tx_) return tx_->exec1(c_.render(sql));
+  pqxx::nontransaction tx(c_.raw());  // outside a snapshot: a comparison needs none
+  return tx.exec1(c_.render(sql));
 }
 
 int64_t Source::count(const Sql& sql) {

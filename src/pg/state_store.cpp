@@ -13,7 +13,8 @@ void StateStore::ensure_schema() {
       pqxx::nontransaction tx(c_.raw());
       pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("runs")) + ") IS NOT NULL AND to_regclass(" +
-                             tx.quote(table("backfill_chunks")) + ") IS NOT NULL");
+                             tx.quote(table("backfill_chunks")) + ") IS NOT NULL AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" +
+                             tx.quote(table("backfill_chunks")) + ") AND attname = 'attempts') AND to_regclass(" + tx.quote(table("backfills")) + ") IS NOT NULL");
       if (r[0].as<bool>()) {  // the common case: one cheap query per run
         schema_ready_ = true;
         return;
@@ -35,7 +36,16 @@ void StateStore::ensure_schema() {
     tx.exec("CREATE TABLE IF NOT EXISTS " + table("backfill_chunks") +
             " (pipeline text NOT NULL, range_from text NOT NULL, range_to text NOT NULL, chunk_from text NOT NULL,"
             " chunk_to text NOT NULL, seq integer NOT NULL, status text NOT NULL, rows_read bigint, rows_written bigint, rows_deleted bigint,"
-            " run_id bigint, finished_at timestamptz, PRIMARY KEY (pipeline, range_from, range_to, chunk_from))");
+            " run_id bigint, finished_at timestamptz, worker text, lease_until timestamptz, attempts integer NOT NULL DEFAULT 0,"
+            " PRIMARY KEY (pipeline, range_from, range_to, chunk_from))");
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("backfills") +
+            " (pipeline text NOT NULL, range_from text NOT NULL, range_to text NOT NULL,"
+            " registered_at timestamptz NOT NULL DEFAULT clock_timestamp(), advance_blocker text,"
+            " PRIMARY KEY (pipeline, range_from, range_to))");
+    // Tables made by an earlier tidemark: add what chunk claiming now needs.
+    tx.exec("ALTER TABLE " + table("backfill_chunks") +
+            " ADD COLUMN IF NOT EXISTS worker text, ADD COLUMN IF NOT EXISTS lease_until timestamptz,"
+            " ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0");
     tx.commit();
     schema_ready_ = true;
   } catch (...) {
@@ -68,41 +78,81 @@ void StateStore::unlock(const std::string& pipeline, bool shared) {
   }
 }
 
-std::optional<Chunk> StateStore::claim_chunk(const std::string& pipeline, const ChunkRef& range) {
+// Claiming a chunk: the candidates not done, in range order, each locked FOR UPDATE SKIP
+// LOCKED so concurrent claimers never wait on each other. A pending chunk is claimed with
+// the chunk's session advisory lock. A running chunk is taken over when its advisory lock is
+// free (the worker's session ended: the process died) or when its lease ran out without a
+// heartbeat (the worker's host froze or vanished while its session lingers on the server).
+ChunkClaim StateStore::claim_chunk(const std::string& pipeline, const ChunkRef& range, const std::string& worker,
+                                   int64_t lease_seconds) {
   try {
-    pqxx::nontransaction tx(c_.raw());
+    pqxx::work tx(c_.raw());
     const std::string where = " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " +
                               tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to);
-    pqxx::result pending = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where +
-                                   " AND status <> 'done' ORDER BY seq");
-    for (const auto& row : pending) {
-      // The chunk's lock is held by this session while the chunk runs; a worker that dies
-      // releases it with its session, so its chunk is claimable again at once.
-      const std::string key = lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" +
-                                       row[0].c_str());
-      if (!tx.exec1("SELECT pg_try_advisory_lock(" + key + ")")[0].as<bool>()) continue;
-      // Another worker may have finished it between the list and the lock.
-      if (tx.exec1("SELECT status = 'done' FROM " + table("backfill_chunks") + where + " AND chunk_from = " +
-                   tx.quote(row[0].c_str()))[0]
-              .as<bool>()) {
-        tx.exec("SELECT pg_advisory_unlock(" + key + ")");
-        continue;
-      }
-      return Chunk{row[0].c_str(), row[1].c_str()};
+    int64_t after = -1;
+    for (;;) {
+      pqxx::result r = tx.exec("SELECT chunk_from, chunk_to, seq, status, coalesce(worker, ''),"
+                               " coalesce(lease_until < clock_timestamp(), true) FROM " +
+                               table("backfill_chunks") + where + " AND status <> 'done' AND seq > " +
+                               std::to_string(after) + " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED");
+      if (r.empty()) break;
+      const pqxx::row row = r[0];
+      after = row[2].as<int64_t>();
+      const Chunk c{row[0].c_str(), row[1].c_str()};
+      const bool running = std::string(row[3].c_str()) == "running";
+      const bool locked = tx.exec1("SELECT pg_try_advisory_lock(" + chunk_key(pipeline, range, c) + ")")[0].as<bool>();
+      const bool expired = row[5].as<bool>();
+      if (!locked && !(running && expired)) continue;  // a live worker has it
+      tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'running', worker = " + tx.quote(worker) +
+              ", lease_until = clock_timestamp() + " + std::to_string(lease_seconds) +
+              " * interval '1 second', attempts = attempts + 1" + where + " AND chunk_from = " + tx.quote(c.from));
+      tx.commit();
+      ChunkClaim claim{ChunkClaim::Kind::kClaimed, c, {}};
+      if (running) claim.previous_worker = row[4].c_str();
+      return claim;
     }
-    return std::nullopt;
+    // Nothing claimable: done, or every chunk left is with a live worker (or being claimed).
+    const bool left = tx.exec1("SELECT count(*) > 0 FROM " + table("backfill_chunks") + where +
+                               " AND status <> 'done'")[0]
+                          .as<bool>();
+    tx.commit();
+    return ChunkClaim{left ? ChunkClaim::Kind::kBusy : ChunkClaim::Kind::kNone, {}, {}};
   } catch (...) {
     translate("state store '" + c_.name() + "'");
   }
 }
 
-void StateStore::release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c) {
+bool StateStore::renew_lease(const std::string& pipeline, const ChunkRef& range, const Chunk& c,
+                             const std::string& worker, int64_t lease_seconds) {
   try {
     pqxx::nontransaction tx(c_.raw());
-    tx.exec("SELECT pg_advisory_unlock(" +
-            lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" + c.from) + ")");
+    return tx.exec("UPDATE " + table("backfill_chunks") + " SET lease_until = clock_timestamp() + " +
+                   std::to_string(lease_seconds) + " * interval '1 second' WHERE pipeline = " + tx.quote(pipeline) +
+                   " AND range_from = " + tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to) +
+                   " AND chunk_from = " + tx.quote(c.from) + " AND status = 'running' AND worker = " +
+                   tx.quote(worker))
+               .affected_rows() == 1;
   } catch (...) {
+    translate("state store '" + c_.name() + "'");
   }
+}
+
+void StateStore::release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c,
+                               const std::string& worker) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    // Still ours and not done (the run failed): back to pending, claimable at once.
+    tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'pending', worker = NULL, lease_until = NULL" +
+            " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " + tx.quote(range.range_from) +
+            " AND range_to = " + tx.quote(range.range_to) + " AND chunk_from = " + tx.quote(c.from) +
+            " AND status = 'running' AND worker = " + tx.quote(worker));
+    tx.exec("SELECT pg_advisory_unlock(" + chunk_key(pipeline, range, c) + ")");
+  } catch (...) {  // a lost connection released the lock already; the lease runs out
+  }
+}
+
+std::string StateStore::chunk_key(const std::string& pipeline, const ChunkRef& range, const Chunk& c) const {
+  return lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" + c.from);
 }
 
 StoredState StateStore::load(const std::string& pipeline) {
@@ -213,13 +263,25 @@ void StateStore::save_and_finish(const std::string& pipeline, const std::string&
 }
 
 std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, const ChunkRef& range,
-                                               const std::vector<Chunk>& chunks, bool restart) {
+                                               const std::vector<Chunk>& chunks, bool restart,
+                                               const std::optional<std::string>& advance_blocker) {
   try {
     pqxx::work tx(c_.raw());
     const std::string where = " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " +
                               tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to);
-    if (restart) tx.exec("DELETE FROM " + table("backfill_chunks") + where);
+    if (restart) {
+      tx.exec("DELETE FROM " + table("backfill_chunks") + where);
+      tx.exec("DELETE FROM " + table("backfills") + where);
+    }
     pqxx::result known = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where);
+    // What the source looked like before the first chunk was read decides whether the
+    // watermark may move to the range's end (advance.cpp); a resumed backfill keeps it.
+    const std::optional<std::string> blocker =
+        known.empty() ? advance_blocker
+                      : std::optional<std::string>("the backfill began under an earlier tidemark; rerun it with --restart");
+    tx.exec("INSERT INTO " + table("backfills") + " (pipeline, range_from, range_to, advance_blocker) VALUES (" +
+            tx.quote(pipeline) + ", " + tx.quote(range.range_from) + ", " + tx.quote(range.range_to) + ", " +
+            (blocker ? tx.quote(*blocker) : std::string("NULL")) + ") ON CONFLICT DO NOTHING");
     if (!known.empty()) {
       bool same = known.size() == chunks.size();
       for (const auto& row : known) {
@@ -249,6 +311,20 @@ std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, cons
   }
 }
 
+std::optional<std::string> StateStore::advance_blocker(const std::string& pipeline, const ChunkRef& range) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    pqxx::result r = tx.exec("SELECT advance_blocker FROM " + table("backfills") + " WHERE pipeline = " +
+                             tx.quote(pipeline) + " AND range_from = " + tx.quote(range.range_from) +
+                             " AND range_to = " + tx.quote(range.range_to));
+    if (r.empty()) return std::string("no record of when the backfill began");
+    if (r[0][0].is_null()) return std::nullopt;
+    return std::string(r[0][0].c_str());
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
 void StateStore::mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
                                  const std::string& chunk_from, const RunRecord& r) {
   try {
@@ -269,12 +345,14 @@ std::vector<BackfillProgress> StateStore::backfills(const std::vector<std::strin
     if (tx.exec1("SELECT to_regclass(" + tx.quote(table("backfill_chunks")) + ") IS NULL")[0].as<bool>()) return out;
     pqxx::result r = tx.exec(
         "SELECT pipeline, range_from, range_to, count(*) FILTER (WHERE status = 'done'), count(*),"
-        " coalesce(sum(rows_written), 0), coalesce(to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS'), '-') FROM " +
+        " coalesce(sum(rows_written), 0), coalesce(to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS'), '-'),"
+        " coalesce(sum(rows_read), 0), count(*) FILTER (WHERE status = 'running' AND lease_until > clock_timestamp())"
+        " FROM " +
         table("backfill_chunks") + " WHERE pipeline = ANY(" + tx.quote(array_literal(pipelines)) +
         "::text[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
     for (const auto& row : r)
       out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[6].c_str(), row[3].as<int64_t>(),
-                     row[4].as<int64_t>(), row[5].as<int64_t>()});
+                     row[4].as<int64_t>(), row[5].as<int64_t>(), row[7].as<int64_t>(), row[8].as<int64_t>()});
     return out;
   } catch (...) {
     translate("state store '" + c_.name() + "'");

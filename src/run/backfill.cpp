@@ -1,6 +1,6 @@
 // Chunked, resumable, parallel backfills (docs/backfill.md): the range is split into chunks
 // by the source, each chunk is a range run committed with its bookkeeping row, and workers in
-// any number of processes claim chunks through advisory locks in the state database.
+// any number of processes share the chunks through the state database (chunk_worker.cpp).
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,8 +8,12 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
+#include <optional>
 #include <regex>
+#include <thread>
 
+#include "run/backfill.hpp"
 #include "run/run_one.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -31,6 +35,62 @@ std::string resolve_bound(pg::Source& src, const std::string& v, const std::stri
       .at(0);
 }
 
+namespace {
+
+// --jobs N: N worker processes, each with its own connections; this process draws the
+// progress line meanwhile.
+void run_workers(const Backfill& b, bool& warned_hidden, bool draw) {
+  std::fflush(nullptr);
+  std::vector<pid_t> children;
+  for (int i = 0; i < b.opts.jobs; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int code = 0;
+      try {
+        work_chunks(b, warned_hidden, false);
+      } catch (const LockBusy&) {
+        code = kExitLocked;
+      } catch (const ConfigError& e) {
+        spdlog::error("{}", e.what());
+        code = kExitUsage;
+      } catch (const std::exception& e) {
+        spdlog::error("backfill worker failed: {}", redact_text(e.what()));
+        code = kExitRunFailed;
+      }
+      std::fflush(nullptr);
+      _exit(code);
+    }
+    if (pid < 0) throw RunError("could not start backfill worker: fork failed");
+    children.push_back(pid);
+  }
+  std::optional<pg::Connection> state;
+  std::optional<pg::StateStore> store;
+  if (draw) {
+    const std::string& state_name = b.cfg.state_connection(b.p);
+    state.emplace(state_name, b.cfg.connections.at(state_name), "tidemark");
+    store.emplace(*state, b.cfg.state.schema);
+  }
+  int worst = 0;
+  for (size_t left = children.size(); left > 0;) {
+    int status = 0;
+    const pid_t c = waitpid(-1, &status, draw ? WNOHANG : 0);
+    if (c == 0) {
+      log::progress(progress_text(b, progress_of(b, *store)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    if (c < 0) break;
+    if (std::find(children.begin(), children.end(), c) == children.end()) continue;
+    --left;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRunFailed;
+    if (code == kExitRunFailed || (code != 0 && worst == 0)) worst = code;
+  }
+  if (worst == kExitRunFailed) throw RunError("a backfill worker failed; rerun the same command to resume");
+  if (worst == kExitUsage) throw ConfigError("a backfill worker met a usage error");
+}
+
+}  // namespace
+
 // A chunked backfill: the range split into chunks by the source (in the cursor's type), each
 // chunk a range run of its own, committed with its bookkeeping row, so a killed backfill
 // resumes with the chunks not done yet when the same command runs again.
@@ -42,6 +102,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     throw ConfigError("pipeline " + p.name + ": a chunked backfill needs both --from and --to");
   ChunkRef range{*req.from, *req.to};
   std::vector<pg::Chunk> chunks;
+  std::optional<std::string> blocker;
   {
     pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
     pg::Source src(source);
@@ -54,8 +115,14 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
       if (auto why = src.input_error(v, cursor->type))
         throw ConfigError(std::string(flag) + " '" + v + "' is not a valid " + cursor->type + " for cursor " +
                           p.detect.cursor + " of pipeline " + p.name + ": " + *why);
-    for (const auto& row : src.query_rows(chunk_query(cursor->type, range.range_from, range.range_to, chunk_spec)))
-      chunks.push_back({row[0], row[1]});
+    if (chunk_spec.empty())
+      chunks.push_back({range.range_from, range.range_to});
+    else
+      for (const auto& row : src.query_rows(chunk_query(cursor->type, range.range_from, range.range_to, chunk_spec)))
+        chunks.push_back({row[0], row[1]});
+    // Judged now, before any chunk is read; kept with the backfill for --advance-watermark.
+    const ExtractPlan plan = find_strategy(p.detect.strategy)->plan({p, shape, StoredState{}, RunRequest{RunMode::kRange, range.range_from, range.range_to, {}}});
+    blocker = advance_blocker_now(src, plan, range);
   }
   if (opts.dry_run) {
     std::cout << "backfill of pipeline " << p.name << ": [" << range.range_from << ", " << range.range_to << ") in "
@@ -77,7 +144,16 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
     pg::StateStore store(state, cfg.state.schema);
     store.ensure_schema();
-    pending = store.register_chunks(p.name, range, chunks, opts.restart);
+    pending = store.register_chunks(p.name, range, chunks, opts.restart, blocker);
+  }
+  Backfill b{cfg, p, opts, range, static_cast<int64_t>(chunks.size())};
+  {
+    const std::string& state_name = cfg.state_connection(p);
+    pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
+    pg::StateStore store(state, cfg.state.schema);
+    const pg::BackfillProgress before = progress_of(b, store);
+    b.done_at_start = before.done;
+    b.rows_at_start = before.rows_read;
   }
   PipelineResult total;
   total.pipeline = p.name;
@@ -85,90 +161,44 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
                  " chunk(s)";
   spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do, {} job(s)", range.range_from, range.range_to,
                chunks.size(), chunk_spec, pending.size(), opts.jobs);
-  const auto t0 = std::chrono::steady_clock::now();
+  // On a terminal one progress line replaces the per-chunk log lines (they stay at -v).
+  const bool draw = log::progress_on_terminal();
+  const auto level = spdlog::get_level();
+  if (draw && level == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
+  struct Restore {
+    spdlog::level::level_enum level;
+    ~Restore() {
+      log::progress_done();
+      spdlog::set_level(level);
+    }
+  } restore{level};
 
-  // A worker claims chunks until none is left. Workers in other processes, on other hosts
-  // too, that run the same command share the chunks through the state database.
-  auto work = [&]() {
-    const std::string& state_name = cfg.state_connection(p);
-    pg::Connection claims(state_name, cfg.connections.at(state_name), "tidemark");
-    pg::StateStore store(claims, cfg.state.schema);
-    int mine = 0;
-    while (auto c = store.claim_chunk(p.name, range)) {
-      RunOptions one = opts;
-      one.request = RunRequest{RunMode::kRange, c->from, c->to, range};
-      PipelineResult r;
-      try {
-        r = run_one(cfg, p, one, warned_hidden);
-      } catch (...) {
-        store.release_chunk(p.name, range, *c);
-        throw;
-      }
-      store.release_chunk(p.name, range, *c);
-      total.rows_read += r.rows_read;
-      total.rows_written += r.rows_written;
-      total.rows_deleted += r.rows_deleted;
-      total.run_id = r.run_id;
-      ++mine;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const double rate = secs > 0 ? static_cast<double>(total.rows_read) / secs : 0.0;
-      int64_t done = 0, all = static_cast<int64_t>(chunks.size());
-      for (const auto& b : store.backfills({p.name}))  // every worker's progress
-        if (b.range_from == range.range_from && b.range_to == range.range_to) done = b.done;
-      const double eta = static_cast<double>(all - done) * (secs / mine) / std::max(1, opts.jobs);
-      spdlog::info("chunk {}/{} done [{}, {}): read {}, wrote {}, deleted {}; {:.0f} rows/s; about {:.0f}s left", done,
-                   all, c->from, c->to, r.rows_read, r.rows_written, r.rows_deleted, rate, eta);
-    }
-  };
   if (opts.jobs <= 1) {
-    work();
+    const WorkerTotals mine = work_chunks(b, warned_hidden, draw);
+    total.rows_read = mine.rows_read;
+    total.rows_written = mine.rows_written;
+    total.rows_deleted = mine.rows_deleted;
+    total.run_id = mine.last_run_id;
   } else {
-    // --jobs N: N worker processes, each with its own connections.
-    std::fflush(nullptr);
-    std::vector<pid_t> children;
-    for (int i = 0; i < opts.jobs; ++i) {
-      pid_t pid = fork();
-      if (pid == 0) {
-        int code = 0;
-        try {
-          work();
-        } catch (const LockBusy&) {
-          code = kExitLocked;
-        } catch (const ConfigError& e) {
-          spdlog::error("{}", e.what());
-          code = kExitUsage;
-        } catch (const std::exception& e) {
-          spdlog::error("backfill worker failed: {}", redact_text(e.what()));
-          code = kExitRunFailed;
-        }
-        std::fflush(nullptr);
-        _exit(code);
-      }
-      if (pid < 0) throw RunError("could not start backfill worker: fork failed");
-      children.push_back(pid);
-    }
-    int worst = 0;
-    for (pid_t c : children) {
-      int status = 0;
-      waitpid(c, &status, 0);
-      int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRunFailed;
-      if (code == kExitRunFailed || (code != 0 && worst == 0)) worst = code;
-    }
-    if (worst == kExitRunFailed) throw RunError("a backfill worker failed; rerun the same command to resume");
-    if (worst == kExitUsage) throw ConfigError("a backfill worker met a usage error");
+    run_workers(b, warned_hidden, draw);
   }
-  // What is left was claimed by workers elsewhere, or failed.
+  log::progress_done();
+  spdlog::set_level(level);
+  // What is left is with workers elsewhere, or failed.
   {
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
     pg::StateStore store(state, cfg.state.schema);
-    for (const auto& b : store.backfills({p.name}))
-      if (b.range_from == range.range_from && b.range_to == range.range_to) {
-        spdlog::info("backfill [{}, {}): {}/{} chunks done", b.range_from, b.range_to, b.done, b.total);
-        if (opts.jobs > 1) total.rows_written = b.rows_written;  // the workers' sum
-      }
+    const pg::BackfillProgress now = progress_of(b, store);
+    spdlog::info("backfill [{}, {}): {}/{} chunks done, {} rows read, {} written", range.range_from, range.range_to,
+                 now.done, now.total, now.rows_read, now.rows_written);
+    if (opts.jobs > 1) {  // the workers' sums
+      total.rows_read = now.rows_read - b.rows_at_start;
+      total.rows_written = now.rows_written;
+    }
+    if (opts.advance_watermark && now.done == now.total) advance_watermark(b);
   }
-  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - b.t0).count();
   return total;
 }
 

@@ -18,7 +18,12 @@ void fault_point(const char* point) {
   if (where != point) return;
   const int nth = head.find('@') == std::string::npos ? 1 : std::atoi(head.c_str() + head.find('@') + 1);
   if (++hits != nth) return;
-  if (spec.size() > head.size() && spec.substr(head.size() + 1) == "kill") std::raise(SIGKILL);
+  const std::string how = spec.size() > head.size() ? spec.substr(head.size() + 1) : "";
+  if (how == "kill") std::raise(SIGKILL);
+  if (how == "stop") {  // a frozen host: every thread stops, the connections stay open
+    std::raise(SIGSTOP);
+    return;
+  }
   throw RunError(std::string("injected fault at ") + point);
 }
 

@@ -1,7 +1,8 @@
-// Test hook for crash and failure tests (docs/operations.md): TIDEMARK_FAULT=<point>[@N][:kill]
-// fails the run (or, with :kill, kills the process as a crash would) the N-th time (default:
+// Test hook for crash and failure tests (docs/operations.md): TIDEMARK_FAULT=<point>[@N][:kill|:stop]
+// fails the run (or, with :kill, kills the process as a crash would; with :stop, freezes it
+// as a hung host would) the N-th time (default:
 // the first) the run passes <point>. Points: after_snapshot, after_stage, after_apply,
-// before_commit, after_commit.
+// before_commit, after_commit, chunk_claimed.
 #pragma once
 
 namespace tidemark {

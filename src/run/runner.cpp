@@ -305,7 +305,10 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
     PipelineResult r;
     r.pipeline = p->name;
     try {
-      const bool chunked = opts.request.mode == RunMode::kRange && (!opts.chunk.empty() || !p->chunk.empty());
+      // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range
+      // is one chunk.
+      const bool chunked = opts.request.mode == RunMode::kRange &&
+                           (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
       r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
       if (!opts.dry_run) {
         log::PipelineScope scope(p->name);

@@ -71,6 +71,15 @@ std::string source_from(const SourceConfig& s) {
   return s.table ? s.table->quoted() : "(" + s.query + ") AS _tm_src";
 }
 
+// The largest cursor tuple among the rows matching `where`.
+Sql largest_tuple(const PipelineConfig& p, const ExtractPlan& plan, const Sql& where) {
+  Sql s("SELECT " + ident_list(plan.tuple_columns) + " FROM " + source_from(p.source) + " WHERE ");
+  s.append(where).text(" ORDER BY ");
+  for (size_t i = 0; i < plan.tuple_columns.size(); ++i)
+    s.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]) + " DESC");
+  return s.text(" LIMIT 1");
+}
+
 Sql select_columns(const PipelineConfig& p, const SourceShape& shape) {
   std::vector<std::string> names;
   for (const auto& c : shape.columns) names.push_back(c.name);
@@ -137,6 +146,17 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
     settle = Sql(qc + " <= CAST(now() - CAST('" + std::to_string(*p.detect.settle_seconds) +
                  " seconds' AS interval) AS " + ctype + ")");
 
+  // Horizon for in-flight safety, evaluated before the snapshot; a
+  // backfill uses it to judge whether --advance-watermark is safe (docs/correctness.md).
+  if (kind == CursorKind::kTimestamp && ctype != "date") {
+    plan.horizon = Sql("CAST(statement_timestamp() AS " + ctype + ") - interval '1 microsecond'");
+    plan.horizon_kind = ExtractPlan::HorizonKind::kClock;
+  } else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1 && p.source.table) {
+    plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
+    plan.horizon_kind = ExtractPlan::HorizonKind::kSequence;
+    plan.writer_locks = {p.source.table->quoted(), *in.shape.cursor_sequence};
+  }
+
   if (in.request.mode == RunMode::kRange) {
     if (kind == CursorKind::kInteger) {
       require_int(in.request.from, "--from");
@@ -148,21 +168,13 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
       if (in.request.from) range.text(" AND ");
       range.text(qc + " < ").append(cast(*in.request.to, ctype));
     }
-    plan.select = base.text(" WHERE ").append(range);
+    plan.select = Sql(base).text(" WHERE ").append(range);
     plan.target_range = range;
+    // The largest tuple in the range: where --advance-watermark leaves the watermark.
+    plan.high_query = largest_tuple(p, plan, range);
     plan.moves_watermark = false;
     plan.window = "range " + range.display();
     return plan;
-  }
-
-  // Horizon for in-flight safety, evaluated before the snapshot (docs/correctness.md).
-  if (kind == CursorKind::kTimestamp && ctype != "date") {
-    plan.horizon = Sql("CAST(statement_timestamp() AS " + ctype + ") - interval '1 microsecond'");
-    plan.horizon_kind = ExtractPlan::HorizonKind::kClock;
-  } else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1 && p.source.table) {
-    plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
-    plan.horizon_kind = ExtractPlan::HorizonKind::kSequence;
-    plan.writer_locks = {p.source.table->quoted(), *in.shape.cursor_sequence};
   }
 
   const Watermark& wm = in.state.watermark;
@@ -190,15 +202,10 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   plan.replace_target = in.request.mode == RunMode::kFullRefresh;
 
   // The largest tuple in the window: next run's high mark.
-  Sql high("SELECT " + ident_list(plan.tuple_columns) + " FROM " + source_from(p.source) + " WHERE " + qc +
-           " IS NOT NULL");
+  Sql high(qc + " IS NOT NULL");
   if (lower) high.text(" AND ").append(*lower);
   if (settle) high.text(" AND ").append(*settle);
-  high.text(" ORDER BY ");
-  for (size_t i = 0; i < plan.tuple_columns.size(); ++i)
-    high.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]) + " DESC");
-  high.text(" LIMIT 1");
-  plan.high_query = high;
+  plan.high_query = largest_tuple(p, plan, high);
 
   Sql where;
   bool any = false;

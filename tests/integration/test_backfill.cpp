@@ -1,5 +1,8 @@
 // Backfills (--from/--to): chunked, resumable, replacing the range in the target.
 #include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <chrono>
 #include <thread>
 
 #include "integration/harness.hpp"
@@ -183,4 +186,83 @@ TEST_CASE("backfill: relative bounds like -7d are resolved once on the source's 
   CHECK(s.db().count(s.tgt() + ".ev") == 6);
   auto plain = s.run_ok({"ev", "--from", "-10d", "--to", "now"});
   CHECK(plain["rows_read"] == 9);
+}
+
+TEST_CASE("backfill: a frozen worker's chunk is taken over once its lease runs out", "[pg][backfill]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id", "    chunk: '250'\n"));
+  const std::vector<std::string> args = {"run", "-c", s.config(), "ev", "--from", "1", "--to", "1001", "--lease", "2s"};
+  // Worker A claims the first chunk and freezes (SIGSTOP: its threads stop, its sessions stay
+  // open on the server, as when a host hangs), so only its lease can free the chunk.
+  tmtest::CliProcess a = tmtest::start_cli(args, {{"TIDEMARK_FAULT", "chunk_claimed:stop"}});
+  auto running = [&s] {
+    try {
+      return s.db().value("SELECT count(*) FROM " + s.state() + ".backfill_chunks WHERE status = 'running'");
+    } catch (const pqxx::sql_error&) {  // not made yet
+      return std::string("0");
+    }
+  };
+  for (int i = 0; i < 200 && running() != "1"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(s.db().value("SELECT worker FROM " + s.state() + ".backfill_chunks WHERE status = 'running'").find(
+              ":" + std::to_string(a.pid)) != std::string::npos);
+  CliResult b = tmtest::run_cli(args);
+  INFO(b.err);
+  CHECK(b.exit_code == 0);
+  CHECK(b.err.find("taken over from worker") != std::string::npos);
+  kill(a.pid, SIGKILL);
+  tmtest::finish(a);
+  CHECK(s.same_content("ev", "ev", "id"));
+  CHECK(s.db().value("SELECT string_agg(chunk_from || ':' || status || ':' || attempts, ',' ORDER BY seq) FROM " + s.state() +
+                     ".backfill_chunks") == "1:done:2,251:done:1,501:done:1,751:done:1");
+}
+
+TEST_CASE("backfill: --advance-watermark moves the watermark to the range's end, and the incremental run goes on from there",
+          "[pg][backfill][advance]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id"));
+  s.run_ok({"ev", "--from", "1", "--to", "601", "--chunk", "200", "--advance-watermark"});
+  CHECK(s.db().value("SELECT watermark->'safe' FROM " + s.state() + ".pipeline_state") == "[\"600\"]");
+  CHECK(s.db().value("SELECT count(*) FROM " + s.state() + ".runs WHERE mode = 'advance' AND status = 'succeeded'") == "1");
+  auto r = s.run_ok();  // reads only what the backfill did not cover
+  CHECK(r["rows_read"] == 400);
+  CHECK(s.same_content("ev", "ev", "id"));
+}
+
+TEST_CASE("backfill: --advance-watermark never skips rows below --from that the incremental run has not loaded",
+          "[pg][backfill][advance]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id", "    batch_size: 100\n"));
+  // A first run killed after its first batch: safe is 100.
+  CHECK(s.run({}, {{"TIDEMARK_FAULT", "before_commit@2:kill"}}).exit_code != 0);
+  REQUIRE(s.db().value("SELECT watermark->'safe' FROM " + s.state() + ".pipeline_state") == "[\"100\"]");
+  CliResult r = s.run({"ev", "--from", "301", "--to", "601", "--advance-watermark"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("rows between the watermark's safe mark 100 and --from 301 were never loaded") != std::string::npos);
+  CHECK(s.db().value("SELECT watermark->'safe' FROM " + s.state() + ".pipeline_state") == "[\"100\"]");
+  s.run_ok();
+  CHECK(s.same_content("ev", "ev", "id"));
+}
+
+TEST_CASE("backfill: --advance-watermark leaves the watermark when a transaction open at the start could still write below --to",
+          "[pg][backfill][advance]") {
+  Scenario s;
+  make_events(s);
+  s.write_config(events("id"));
+  // A writer took id 1001 before the backfill began and commits only after it read its chunks.
+  tmtest::Db writer;
+  pqxx::work slow(writer.conn());
+  slow.exec("INSERT INTO " + s.src() + ".ev (at, v) VALUES (now(), 'slow')");
+  s.db().exec("INSERT INTO " + s.src() + ".ev (at, v) SELECT now(), 'later' FROM generate_series(1, 10)");
+  CliResult r = s.run({"ev", "--from", "1", "--to", "1011", "--chunk", "500", "--advance-watermark"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("transaction(s) open when the backfill began could still write rows below --to") != std::string::npos);
+  slow.commit();
+  CHECK(s.db().value("SELECT count(*) FROM " + s.state() + ".pipeline_state") == "0");
+  s.run_ok();  // the slow writer's row 1001 is loaded, not skipped
+  CHECK(s.same_content("ev", "ev", "id"));
 }

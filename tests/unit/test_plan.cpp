@@ -282,8 +282,10 @@ TEST_CASE("plan: a range run reads from <= cursor < to, owns that range in the t
   CHECK_FALSE(plan.replace_target);
   CHECK(plan.window ==
         R"(range "updated_at" >= CAST('2024-01-01' AS timestamp with time zone) AND "updated_at" < CAST('2024-02-01' AS timestamp with time zone))");
-  CHECK_FALSE(plan.horizon);
-  CHECK(plan.high_query.empty());
+  // The horizon and the range's largest tuple serve --advance-watermark at a backfill's end.
+  CHECK(plan.horizon_kind == ExtractPlan::HorizonKind::kClock);
+  CHECK(plan.high_query.with_placeholders() ==
+        R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE )" + pred + R"( ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
   CHECK_FALSE(plan.batching);
 
   const ExtractPlan from_only = make_plan(orders_pipeline(), orders_shape(), st, range("2024-01-01", std::nullopt));

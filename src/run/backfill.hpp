@@ -1,0 +1,45 @@
+// The pieces of a chunked backfill (docs/backfill.md): the driver (backfill.cpp), the chunk
+// workers (chunk_worker.cpp) and the watermark advance at the end (advance.cpp).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "pg/pg.hpp"
+#include "tidemark/runner.hpp"
+
+namespace tidemark {
+
+// One backfill as every worker of this process sees it.
+struct Backfill {
+  const Config& cfg;
+  const PipelineConfig& p;
+  const RunOptions& opts;
+  ChunkRef range;
+  int64_t chunks = 0;                          // all chunks of the range
+  int64_t done_at_start = 0, rows_at_start = 0;  // progress before this command, for its rate
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+};
+
+struct WorkerTotals {
+  int64_t chunks = 0, rows_read = 0, rows_written = 0, rows_deleted = 0, last_run_id = 0;
+};
+
+// Claims and loads chunks until none is left (waiting for chunks that live workers elsewhere
+// hold, and taking over those of dead ones). `draw` shows the progress line as it goes.
+WorkerTotals work_chunks(const Backfill& b, bool& warned_hidden, bool draw);
+
+// The backfill's progress across all workers, as the terminal line or a log line.
+pg::BackfillProgress progress_of(const Backfill& b, pg::StateStore& store);
+std::string progress_text(const Backfill& b, const pg::BackfillProgress& now);
+
+// --advance-watermark: after every chunk is done, moves the incremental watermark to the
+// end of the range when that cannot skip a row (docs/backfill.md); logs why not otherwise.
+void advance_watermark(const Backfill& b);
+// Why the watermark could not safely move to the end of `range` if the backfill's chunks
+// were read from now on (nullopt: it could): the source's horizon must have reached the
+// range's end, and no transaction open now may still write a row below it.
+std::optional<std::string> advance_blocker_now(pg::Source& src, const ExtractPlan& plan, const ChunkRef& range);
+
+}  // namespace tidemark
