@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end demo: copy three tables from database "app" to "warehouse" with
-# tidemark, change the source, and show that later runs move only the delta.
+# End-to-end demo: copy three tables from database "app" and a directory of
+# payment file drops to "warehouse" with tidemark, change the sources, and show
+# that later runs move only the delta.
 #
 # Usage: scripts/demo.sh           run the demo (the cluster is left running)
 #        scripts/demo.sh --stop    stop the demo cluster
@@ -36,6 +37,20 @@ case "${1:-}" in
 esac
 
 step() { printf '\n==> %s\n' "$*"; }
+# payments_YYYYMMDD.csv: payment ids FIRST..LAST (amount = id % 500 + cents), dated back a
+# minute so they are past the pipeline's settle time.
+payments_csv() {
+  local file="$1" first="$2" last="$3" skip="${4:-0}"
+  {
+    echo "payment_id,order_id,amount,method"
+    for ((i = first; i <= last; i++)); do
+      ((i == skip)) && continue
+      echo "$i,$((i % 300 + 1)),$((i % 500)).$((i % 100 / 10))$((i % 10)),card"
+    done
+  } > "$file"
+  touch -d '-1 min' "$file"
+}
+
 # Narrate a command, then run it.
 run() {
   step "$*"
@@ -75,6 +90,7 @@ create_db warehouse
 export DEMO_APP_DSN DEMO_WAREHOUSE_DSN
 DEMO_APP_DSN="$(tm_dsn app)"
 DEMO_WAREHOUSE_DSN="$(tm_dsn warehouse)"
+export DEMO_DROPS="$PWD/.tidemark/demo/drops"
 
 # From here on the cluster runs: say how to reach it even if a step fails.
 on_exit() {
@@ -89,6 +105,11 @@ trap on_exit EXIT
 step "seeding app (scripts/demo/seed.sql) and resetting warehouse (scripts/demo/warehouse.sql)"
 tm_psql "$CLUSTER" app -q -f scripts/demo/seed.sql
 tm_psql "$CLUSTER" warehouse -q -f scripts/demo/warehouse.sql
+rm -rf "$DEMO_DROPS" && mkdir -p "$DEMO_DROPS"
+payments_csv "$DEMO_DROPS/payments_20261101.csv" 1 100
+payments_csv "$DEMO_DROPS/payments_20261102.csv" 101 200 && gzip -f "$DEMO_DROPS/payments_20261102.csv"
+touch -d '-1 min' "$DEMO_DROPS/payments_20261102.csv.gz"
+echo "    file drops in $DEMO_DROPS: $(cd "$DEMO_DROPS" && echo *)"
 tm_psql "$CLUSTER" app -c "select (select count(*) from customers) as customers,
                                   (select count(*) from orders) as orders,
                                   (select count(*) from events) as events"
@@ -101,6 +122,13 @@ run "$BIN" status -c "$CONFIG"
 
 step "changing app (scripts/demo/changes.sql): 50 orders updated, 200 orders and 1000 events inserted, 3 customers changed"
 tm_psql "$CLUSTER" app -q -f scripts/demo/changes.sql
+step "new file drops: payments_20261103.jsonl, and payments_20261101.csv re-exported without payment 50"
+for ((i = 201; i <= 250; i++)); do
+  echo "{\"payment_id\": $i, \"order_id\": $((i % 300 + 1)), \"amount\": $((i % 500)).25, \"method\": \"transfer\"}"
+done > "$DEMO_DROPS/payments_20261103.jsonl"
+touch -d '-1 min' "$DEMO_DROPS/payments_20261103.jsonl"
+payments_csv "$DEMO_DROPS/payments_20261101.csv" 1 100 50
+touch -d '-1 min' "$DEMO_DROPS/payments_20261101.csv"
 
 step "second run: moves only the delta"
 run "$BIN" run -c "$CONFIG"
@@ -124,6 +152,16 @@ for t in "${TABLES[@]}"; do
     mismatch=1
   fi
 done
+# payments come from the files: 99 + 100 + 50 rows, each from its file, payment 50 gone.
+want="249 rows from 3 files, payment 50 absent"
+got="$(tm_psql "$CLUSTER" warehouse -tAc "select count(*) || ' rows from ' || count(distinct _source_file) || ' files, payment 50 ' ||
+  case when bool_or(payment_id = 50) then 'present' else 'absent' end from analytics.payments")"
+if [[ "$got" == "$want" ]]; then
+  printf '    %-10s OK        %s\n' payments "$got"
+else
+  printf '    %-10s MISMATCH  want %s / got %s\n' payments "$want" "$got"
+  mismatch=1
+fi
 if ((mismatch)); then
   exit 1
 fi

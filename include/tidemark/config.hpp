@@ -26,14 +26,30 @@ struct SourceConfig {
 
 enum class NullCursor { kWarn, kInclude };
 
+enum class BadRows { kFail, kQuarantine };
+
+// Strategy `files` (docs/files.md): which files of a directory to load, and how to read them.
+struct FilesDetect {
+  std::string path;                  // the directory files land in
+  std::string pattern;               // glob relative to `path` ("**" crosses directories); "": every file
+  std::vector<std::string> exclude;  // more globs to skip, besides hidden and temporary files
+  std::string format;                // csv | jsonl; "": from each file's name
+  std::string delimiter, quote = "\"", null_string;  // CSV; delimiter "": by name (, or tab for .tsv)
+  bool ignore_unknown = false;       // header names / JSON keys that are not target columns
+  std::string date_from_name;        // regex with one group: the file's date, for --from/--to
+  std::string file_column = "_source_file";  // target column naming each row's file
+  BadRows on_bad_row = BadRows::kFail;
+};
+
 struct DetectConfig {
-  std::string strategy;  // id | updated_at | full
+  std::string strategy;  // id | updated_at | full | files
   std::string cursor;    // the watermark column (id / updated_at)
   // Re-read window below the watermark: an interval for timestamps ("15m" -> seconds),
   // a count for ids. Empty: none.
   std::optional<std::string> lookback;
   std::optional<int64_t> settle_seconds;  // ignore rows newer than now() - settle
   NullCursor null_cursor = NullCursor::kWarn;
+  FilesDetect files;
   Location loc;
 };
 

@@ -16,6 +16,8 @@ class Strategy {
   virtual std::string name() const = 0;
   virtual std::string default_write() const = 0;
   virtual bool has_cursor() const = 0;
+  // Whether --from/--to can select something: a cursor range, or files by date.
+  virtual bool has_range() const { return has_cursor(); }
   // Config rules this strategy needs (fields relative to the pipeline, e.g. "detect.cursor").
   virtual FieldProblems check(const PipelineConfig& p) const = 0;
   // Pure: what to read and how. Throws ConfigError for a request it cannot serve.

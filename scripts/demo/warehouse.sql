@@ -38,4 +38,15 @@ create table analytics.events (
   at       timestamptz not null
 );
 
+-- Loaded from file drops (strategy files): each row names its file.
+create table analytics.payments (
+  payment_id   bigint primary key,
+  order_id     bigint not null,
+  amount       numeric(12,2) not null,
+  method       text,
+  _source_file text not null,
+  loaded_at    timestamptz not null default now()
+);
+create index on analytics.payments (_source_file);
+
 commit;

@@ -20,9 +20,9 @@ TM_REPO="${TM_REPO:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 TM_PGBIN="${TM_PGBIN:-/usr/lib/postgresql/15/bin}"
 TM_PACKAGES=(
   cmake g++ make pkg-config
-  libpqxx-dev libpq-dev libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 libyaml-cpp-dev
+  libpqxx-dev libpq-dev libssl-dev libcli11-dev nlohmann-json3-dev libspdlog-dev catch2 libyaml-cpp-dev
   postgresql-15 postgresql-15-wal2json postgresql-client-15
-  time
+  time zlib1g-dev
 )
 
 _tm_info() { printf 'tidemark: %s\n' "$*" >&2; }

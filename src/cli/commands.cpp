@@ -59,7 +59,7 @@ int cmd_run(const RunArgs& a) {
   // Usage errors surface before any connection: unknown names, a range without a cursor.
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines))
   {
-    if (range && !find_strategy(p->detect.strategy)->has_cursor())
+    if (range && !find_strategy(p->detect.strategy)->has_range())
       throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
                         " has no cursor, so --from/--to cannot select a range; run it without them");
     static const std::regex int_re(R"(\s*-?[0-9]{1,30}\s*)");

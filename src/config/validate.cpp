@@ -67,7 +67,7 @@ class Validator {
   void check_keys(const YAML::Node& map, const std::string& path, const std::vector<std::string>& allowed) {
     check_duplicates(map, path);
     for (const auto& kv : map) {
-      std::string k = kv.first.Scalar();
+      std::string k = key_name(kv.first);
       bool known = false;
       for (const auto& a : allowed) known = known || a == k;
       if (!known) {
@@ -77,11 +77,14 @@ class Validator {
     }
   }
 
+  // A plain `null` (or `~`) key is a null node to YAML: its name is "null".
+  static std::string key_name(const YAML::Node& k) { return k.IsNull() ? "null" : k.Scalar(); }
+
   // yaml-cpp keeps both entries of a repeated key and lookups see the first: refuse it.
   void check_duplicates(const YAML::Node& map, const std::string& path) {
     std::set<std::string> seen;
     for (const auto& kv : map) {
-      const std::string k = kv.first.Scalar();
+      const std::string k = key_name(kv.first);
       if (!seen.insert(k).second) error(kv.first, path.empty() ? k : path + "." + k, "given more than once");
     }
   }
@@ -220,7 +223,10 @@ class Validator {
     } else {
       error(n, p + ".name", "required");
     }
-    read_source(n["source"], p + ".source", n, cfg, pc.source);
+    const bool files = n["detect"] && n["detect"].IsMap() && n["detect"]["strategy"] &&
+                       n["detect"]["strategy"].IsScalar() && n["detect"]["strategy"].Scalar() == "files";
+    if (!files) read_source(n["source"], p + ".source", n, cfg, pc.source);
+    else if (n["source"]) error(n["source"], p + ".source", "strategy files reads the directory in detect.path; remove source");
     read_detect(n["detect"], p + ".detect", n, pc.detect);
     read_target(n["target"], p + ".target", n, cfg, pc.target);
     if (auto c = n["chunk"]) {
@@ -268,7 +274,8 @@ class Validator {
     if (!n) return error(parent, p, "required");
     if (!expect_map(n, p)) return;
     d.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"strategy", "cursor", "lookback", "settle", "null_cursor"});
+    check_keys(n, p, {"strategy", "cursor", "lookback", "settle", "null_cursor", "path", "pattern", "exclude", "format",
+                      "csv", "ignore_unknown_columns", "date_from_name", "file_column", "on_bad_row"});
     if (auto s = n["strategy"]) {
       if (auto v = get_string(s, p + ".strategy")) {
         d.strategy = *v;
@@ -297,6 +304,67 @@ class Validator {
         if (*v == "warn") d.null_cursor = NullCursor::kWarn;
         else if (*v == "include") d.null_cursor = NullCursor::kInclude;
         else error(nc, p + ".null_cursor", "must be warn or include" + did_you_mean(*v, {"warn", "include"}));
+      }
+    }
+    read_files(n, p, d);
+  }
+
+  // The keys of strategy files; the strategy itself says which apply (strategy/files.cpp).
+  void read_files(const YAML::Node& n, const std::string& p, DetectConfig& d) {
+    FilesDetect& f = d.files;
+    auto text = [&](const char* key, std::string& out) {
+      if (auto v = n[key])
+        if (auto s = get_string(v, p + "." + key)) out = *s;
+    };
+    text("path", f.path);
+    text("pattern", f.pattern);
+    text("date_from_name", f.date_from_name);
+    text("file_column", f.file_column);
+    if (auto e = n["exclude"]) f.exclude = get_names(e, p + ".exclude");
+    if (auto fm = n["format"]) {
+      if (auto v = get_string(fm, p + ".format")) {
+        f.format = *v;
+        if (*v != "csv" && *v != "jsonl")
+          error(fm, p + ".format", "must be csv or jsonl" + did_you_mean(*v, {"csv", "jsonl"}));
+      }
+    }
+    if (auto c = n["csv"]) {
+      if (expect_map(c, p + ".csv")) {
+        check_keys(c, p + ".csv", {"delimiter", "quote", "null"});
+        for (const char* key : {"delimiter", "quote"})
+          if (auto v = c[key])
+            if (auto s = get_string(v, p + ".csv." + key)) {
+              std::string one = *s == "\\t" || *s == "tab" ? "\t" : *s;
+              if (one.size() != 1 || one == "\n" || one == "\r")
+                error(v, p + ".csv." + key, "'" + *s + "' must be one character (tab: \"\\t\")");
+              else (std::string(key) == "quote" ? f.quote : f.delimiter) = one;
+            }
+        for (const auto& kv : c)  // `null:` is a null key to YAML, so c["null"] cannot find it
+          if (key_name(kv.first) == "null")
+            if (auto s = get_string(kv.second, p + ".csv.null")) f.null_string = *s;
+        if (f.delimiter == f.quote) error(c, p + ".csv", "the delimiter and the quote must differ");
+      }
+    }
+    if (auto u = n["ignore_unknown_columns"]) {
+      if (auto v = get_string(u, p + ".ignore_unknown_columns")) {
+        if (*v == "true" || *v == "false") f.ignore_unknown = *v == "true";
+        else error(u, p + ".ignore_unknown_columns", "must be true or false");
+      }
+    }
+    if (auto b = n["on_bad_row"]) {
+      if (auto v = get_string(b, p + ".on_bad_row")) {
+        if (*v == "fail") f.on_bad_row = BadRows::kFail;
+        else if (*v == "quarantine") f.on_bad_row = BadRows::kQuarantine;
+        else error(b, p + ".on_bad_row", "must be fail or quarantine" + did_you_mean(*v, {"fail", "quarantine"}));
+      }
+    }
+    if (!f.date_from_name.empty()) {
+      try {
+        std::regex re(f.date_from_name);
+        if (re.mark_count() != 1)
+          error(n["date_from_name"], p + ".date_from_name", "needs exactly one capture group, around the date");
+      } catch (const std::regex_error& e) {
+        error(n["date_from_name"], p + ".date_from_name", std::string("not a valid regular expression: ") + e.what());
       }
     }
   }
@@ -347,7 +415,16 @@ class Validator {
       error(at, p + "." + field, what);
     };
     for (const auto& [field, what] : strategy.check(pc)) report(field, what);
-    for (const auto& [field, what] : writer.check(pc, cfg.state_with_target(pc))) report(field, what);
+    if (pc.detect.strategy == "files") {  // the file's rows are replaced whatever the key: see strategy/files.cpp
+      if (!cfg.state_with_target(pc))
+        report("target.connection", "strategy files keeps its manifest with the data: state.connection must be the "
+                                    "target's connection");
+    } else {
+      for (const auto& [field, what] : writer.check(pc, cfg.state_with_target(pc))) report(field, what);
+      for (const char* key : {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
+                              "file_column", "on_bad_row"})
+        if (n["detect"][key]) report(std::string("detect.") + key, "only for strategy files");
+    }
     const auto& cols = pc.source.columns;
     if (!cols.empty()) {
       auto in_cols = [&](const std::string& c) { return std::find(cols.begin(), cols.end(), c) != cols.end(); };

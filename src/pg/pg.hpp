@@ -2,6 +2,7 @@
 // tidemark errors that name the connection by its config name, never its DSN.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "tidemark/errors.hpp"
+#include "tidemark/file_plan.hpp"
 #include "tidemark/plan.hpp"
 #include "tidemark/writer.hpp"
 
@@ -124,6 +126,16 @@ class Target {
     std::unique_ptr<Impl> impl_;
   };
 
+  // A COPY of the lines `produce` writes, inside a savepoint: when the server rejects a row
+  // (a value its column's type cannot read), the COPY is rolled back to the savepoint and the
+  // row's COPY line (1-based) and the server's reason are returned instead of thrown.
+  struct CopyRejected {
+    int64_t line = 0;
+    std::string reason;  // e.g. `column amount: invalid input syntax for type numeric: "x"`
+  };
+  std::optional<CopyRejected> copy_guarded(const std::string& into, const std::vector<std::string>& cols,
+                                           const std::function<void(CopyIn&)>& produce);
+
   int64_t exec(const Sql& sql);
   void commit();
   void abort();
@@ -213,6 +225,16 @@ class StateStore {
   void mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
                        const std::string& chunk_from, const RunRecord& r);
   std::vector<BackfillProgress> backfills(const std::vector<std::string>& pipelines);
+
+  // Strategy files (file_store.cpp): tidemark.files, the manifest of the files loaded, and
+  // tidemark.rejects, the rows quarantined. record_file and add_reject write inside the
+  // transaction of the file's rows; touch_file records a new size/mtime of unchanged content.
+  std::map<std::string, files::ManifestEntry> manifest(const std::string& pipeline);
+  void record_file(pqxx::transaction_base& tx, const std::string& pipeline, const files::FileInfo& f,
+                   const std::string& checksum, int64_t rows, int64_t rejected, int64_t run_id);
+  void touch_file(const std::string& pipeline, const files::FileInfo& f);
+  void add_reject(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& path, int64_t line,
+                  const std::string& reason, const std::string& raw, int64_t run_id);
   const std::string& schema() const { return schema_; }
 
  private:

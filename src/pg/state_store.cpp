@@ -14,7 +14,9 @@ void StateStore::ensure_schema() {
       pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("runs")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("backfill_chunks")) + ") IS NOT NULL AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" +
-                             tx.quote(table("backfill_chunks")) + ") AND attname = 'attempts') AND to_regclass(" + tx.quote(table("backfills")) + ") IS NOT NULL");
+                             tx.quote(table("backfill_chunks")) + ") AND attname = 'attempts') AND to_regclass(" + tx.quote(table("backfills")) + ") IS NOT NULL AND to_regclass(" +
+                             tx.quote(table("files")) + ") IS NOT NULL AND to_regclass(" + tx.quote(table("rejects")) +
+                             ") IS NOT NULL");
       if (r[0].as<bool>()) {  // the common case: one cheap query per run
         schema_ready_ = true;
         return;
@@ -42,6 +44,15 @@ void StateStore::ensure_schema() {
             " (pipeline text NOT NULL, range_from text NOT NULL, range_to text NOT NULL,"
             " registered_at timestamptz NOT NULL DEFAULT clock_timestamp(), advance_blocker text,"
             " PRIMARY KEY (pipeline, range_from, range_to))");
+    // Strategy files: the manifest of files loaded, and the rows quarantined (file_store.cpp).
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("files") +
+            " (pipeline text NOT NULL, path text NOT NULL, size bigint NOT NULL, mtime_ns bigint NOT NULL,"
+            " checksum text NOT NULL, rows bigint NOT NULL, rejected bigint NOT NULL DEFAULT 0, run_id bigint,"
+            " loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (pipeline, path))");
+    tx.exec("CREATE TABLE IF NOT EXISTS " + table("rejects") +
+            " (reject_id bigserial PRIMARY KEY, pipeline text NOT NULL, path text NOT NULL, line bigint NOT NULL,"
+            " reason text NOT NULL, raw text, run_id bigint, rejected_at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    tx.exec("CREATE INDEX IF NOT EXISTS rejects_pipeline_path ON " + table("rejects") + " (pipeline, path)");
     // Tables made by an earlier tidemark: add what chunk claiming now needs.
     tx.exec("ALTER TABLE " + table("backfill_chunks") +
             " ADD COLUMN IF NOT EXISTS worker text, ADD COLUMN IF NOT EXISTS lease_until timestamptz,"

@@ -2,6 +2,7 @@
 #include "pg/pg.hpp"
 
 #include <pqxx/tablewriter>
+#include <regex>
 
 namespace tidemark::pg {
 
@@ -93,6 +94,35 @@ Target::CopyIn::~CopyIn() = default;
 void Target::CopyIn::write(const std::string& line) { impl_->writer.write_raw_line(line); }
 
 void Target::CopyIn::complete() { impl_->writer.complete(); }
+
+std::optional<Target::CopyRejected> Target::copy_guarded(const std::string& into, const std::vector<std::string>& cols,
+                                                         const std::function<void(CopyIn&)>& produce) {
+  std::optional<pqxx::subtransaction> sub;
+  try {
+    sub.emplace(*tx_, "tm_copy");
+    {
+      CopyIn copy(*sub, into, cols);
+      produce(copy);
+      copy.complete();
+    }
+    sub->commit();
+    return std::nullopt;
+  } catch (const pqxx::data_exception& e) {
+    // "ERROR:  <reason>\nCONTEXT:  COPY <table>, line N, column C: \"value\"\n"
+    static const std::regex context(R"(COPY [^,]+, line ([0-9]+)(?:, column ([^:\n]+))?)");
+    const std::string msg = e.what();
+    std::smatch m;
+    if (!std::regex_search(msg, m, context)) translate("target '" + c_.name() + "'");
+    std::string reason = msg.substr(0, msg.find('\n'));
+    if (reason.rfind("ERROR:", 0) == 0) reason = reason.substr(reason.find_first_not_of(' ', 6));
+    if (m[2].matched) reason = "column " + m[2].str() + ": " + reason;
+    sub.reset();  // rolls back to the savepoint
+    return CopyRejected{std::stoll(m[1].str()), reason};
+  } catch (...) {
+    sub.reset();
+    translate("target '" + c_.name() + "'");
+  }
+}
 
 int64_t Target::exec(const Sql& sql) {
   try {

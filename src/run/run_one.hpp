@@ -11,6 +11,15 @@ namespace tidemark {
 // makes the "cannot see other sessions" warning appear once per command.
 PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
 
+// A run of a strategy-files pipeline (files_run.cpp).
+PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOptions& opts);
+
+const char* mode_name(RunMode m);
+
+// Inside a catch block: records run res.run_id as failed with the exception's message (a
+// failure to record it is logged, not thrown).
+void record_failed_run(pg::StateStore& store, const PipelineResult& res);
+
 // A range backfill split into resumable chunks, each a run_one of its own.
 PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
 

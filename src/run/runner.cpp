@@ -22,10 +22,6 @@
 #include "tidemark/writer.hpp"
 
 namespace tidemark {
-namespace {
-
-const char* kStage = "_tm_stage";
-constexpr int64_t kAnalyzeStageRows = 100000;
 
 const char* mode_name(RunMode m) {
   switch (m) {
@@ -35,6 +31,11 @@ const char* mode_name(RunMode m) {
   }
   return "?";
 }
+
+namespace {
+
+const char* kStage = "_tm_stage";
+constexpr int64_t kAnalyzeStageRows = 100000;
 
 struct Connections {
   std::unique_ptr<pg::Connection> source, target, state_own;
@@ -74,6 +75,23 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
 }
 
 }  // namespace
+
+void record_failed_run(pg::StateStore& store, const PipelineResult& res) {
+  std::string why;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "unknown error";
+  }
+  try {
+    store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
+                                   std::nullopt, redact_text(why)});
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record the failed run: {}", e.what());
+  }
+}
 
 PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
   log::PipelineScope scope(p.name);
@@ -264,18 +282,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     src.finish();
   } catch (...) {
     tgt.abort();
-    std::string why;
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    try {
-      store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
-                                     std::nullopt, redact_text(why)});
-    } catch (const std::exception& e) {
-      spdlog::warn("could not record the failed run: {}", e.what());
-    }
+    record_failed_run(store, res);
     throw;
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -309,13 +316,22 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       // is one chunk.
       const bool chunked = opts.request.mode == RunMode::kRange &&
                            (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
-      r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
+      if (p->detect.strategy == "files") {
+        if (chunked)
+          throw ConfigError("pipeline " + p->name + ": strategy files loads one file per transaction; --chunk, "
+                            "--jobs and --advance-watermark do not apply");
+        r = run_files(cfg, *p, opts);
+      } else {
+        r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
+      }
       if (!opts.dry_run) {
         log::PipelineScope scope(p->name);
         log::PipelineScope::set_run_id(r.run_id);
-        spdlog::info("{} run: read {} rows, wrote {}, deleted {}; high {} safe {}; {:.3f}s", mode_name(opts.request.mode),
-                     r.rows_read, r.rows_written, r.rows_deleted, tuple_text(r.after.high), tuple_text(r.after.safe),
-                     r.seconds);
+        const std::string where = p->detect.strategy == "files"
+                                      ? r.window  // "2 file(s) loaded, 1 skipped"
+                                      : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
+        spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
+                     r.rows_written, r.rows_deleted, where, r.seconds);
       }
     } catch (const LockBusy& e) {
       r.outcome = PipelineResult::Outcome::kLocked;

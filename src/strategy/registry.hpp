@@ -6,4 +6,5 @@ namespace tidemark::strategy {
 const Strategy& id_strategy();
 const Strategy& updated_at_strategy();
 const Strategy& full_strategy();
+const Strategy& files_strategy();
 }  // namespace tidemark::strategy

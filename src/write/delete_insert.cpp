@@ -18,9 +18,10 @@ class DeleteInsert final : public Writer {
       del.append(*in.target_range);
       out.push_back({WriteStatement::Effect::kDeleted, del});
     }
-    out.push_back({WriteStatement::Effect::kNone,
-                   Sql("DELETE FROM " + in.target.quoted() + " AS t USING " + in.stage + " AS s WHERE " +
-                       key_match(in.key, "t", "s"))});
+    if (!in.key.empty())  // strategy files may have no key: its rows are the file's (target_range)
+      out.push_back({WriteStatement::Effect::kNone,
+                     Sql("DELETE FROM " + in.target.quoted() + " AS t USING " + in.stage + " AS s WHERE " +
+                         key_match(in.key, "t", "s"))});
     out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(in))});
     return out;
   }

@@ -59,6 +59,7 @@ class Scenario {
   const std::string& src() const { return src_; }
   const std::string& tgt() const { return tgt_; }
   const std::string& state() const { return state_; }
+  const std::string& dir() const { return dir_; }  // a private directory, removed with the scenario
   Db& db() { return db_; }
   // Writes the config (YAML). `pipelines_yaml` is the text under `pipelines:`; the words
   // SRC, TGT are replaced by the schema names. Connections `db` and `db2` both point at the

@@ -520,7 +520,7 @@ TEST_CASE("plan: batch_size splits an incremental delta into batches ordered by 
 }
 
 TEST_CASE("plan: strategies are found by name and describe themselves", "[unit][plan]") {
-  CHECK(strategy_names() == std::vector<std::string>{"id", "updated_at", "full"});
+  CHECK(strategy_names() == std::vector<std::string>{"id", "updated_at", "full", "files"});
   CHECK(find_strategy("cdc") == nullptr);
   CHECK(find_strategy("ID") == nullptr);
   REQUIRE(find_strategy("id"));
@@ -531,6 +531,10 @@ TEST_CASE("plan: strategies are found by name and describe themselves", "[unit][
   CHECK(find_strategy("updated_at")->has_cursor());
   CHECK(find_strategy("full")->default_write() == "full_refresh");
   CHECK_FALSE(find_strategy("full")->has_cursor());
+  CHECK_FALSE(find_strategy("full")->has_range());
+  CHECK(find_strategy("files")->default_write() == "delete_insert");
+  CHECK_FALSE(find_strategy("files")->has_cursor());
+  CHECK(find_strategy("files")->has_range());  // files by date
 }
 
 TEST_CASE("plan: each strategy states its own config rules", "[unit][plan]") {

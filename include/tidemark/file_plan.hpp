@@ -1,0 +1,64 @@
+// Strategy `files` planning (docs/files.md): which files of a listing to load, skip or check,
+// decided from the listing, the manifest of files loaded before, the clock and the request.
+// Pure: the listing is made by list_files, the manifest comes from the state store.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tidemark/config.hpp"
+#include "tidemark/plan.hpp"
+
+namespace tidemark::files {
+
+struct FileInfo {
+  std::string rel;       // path relative to detect.path, '/'-separated
+  int64_t size = 0;      // bytes
+  int64_t mtime_ns = 0;  // modification time, ns since the epoch
+};
+
+// Files under `dir` that `f.pattern` selects, minus hidden/temporary files and f.exclude,
+// sorted by path. Throws RunError when `dir` cannot be read.
+std::vector<FileInfo> list_files(const std::string& dir, const FilesDetect& f);
+
+struct ManifestEntry {
+  int64_t size = 0, mtime_ns = 0;
+  std::string checksum;
+};
+
+enum class Action {
+  kLoad,       // new: load it
+  kCheck,      // size or mtime changed: checksum it; reload when the content changed
+  kReload,     // a --from/--to range selects it: load it again whatever the manifest says
+  kUnchanged,  // same size and mtime as when loaded: not read at all
+  kUnsettled,  // modified within detect.settle: maybe still being written
+  kOutOfRange  // outside --from/--to, or no date in its name for date_from_name
+};
+const char* action_name(Action a);
+
+struct Decision {
+  FileInfo file;
+  Action action = Action::kLoad;
+  std::string note;  // e.g. "size 10 -> 12", "modified 3s ago"
+};
+
+// One decision per listed file, in listing order. For a range request, `from`/`to` select
+// files by the date captured by f.date_from_name, else by modification time; they are read
+// with parse_time_bound and a bad one is a ConfigError naming the flag.
+std::vector<Decision> plan_files(const FilesDetect& f, const std::vector<FileInfo>& listing,
+                                 const std::map<std::string, ManifestEntry>& manifest, int64_t now_ns,
+                                 int64_t settle_seconds, const RunRequest& req);
+
+// "sha256:<hex>" of the file's bytes as stored (compressed files are not decompressed).
+std::string checksum_file(const std::string& path);
+
+// A --from/--to value for files, as seconds since the epoch (UTC): 2024-01-31, 20240131,
+// 2024-01-31T12:00[:00][Z|±hh[:mm]], today, yesterday, now, or -7d/-36h/-15m before `now_s`.
+std::optional<int64_t> parse_time_bound(const std::string& text, int64_t now_s);
+// The date f.date_from_name captures from a file name (YYYYMMDD, YYYY-MM-DD, YYYY_MM_DD or
+// YYYY/MM/DD), as seconds since the epoch at 00:00 UTC.
+std::optional<int64_t> date_from_name(const std::string& regex, const std::string& rel);
+
+}  // namespace tidemark::files
