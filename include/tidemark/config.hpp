@@ -41,6 +41,14 @@ struct FilesDetect {
   BadRows on_bad_row = BadRows::kFail;
 };
 
+// detect.soft_delete (docs/deletes.md): a source row whose `column` is non-NULL (true for a
+// boolean column) is deleted. kDelete removes the target row with its key in the batch's
+// transaction; kMark writes the row like any other, so the target keeps the tombstone.
+struct SoftDeleteConfig {
+  std::string column;
+  enum class Mode { kDelete, kMark } mode = Mode::kDelete;
+};
+
 struct DetectConfig {
   std::string strategy;  // id | updated_at | full | files
   std::string cursor;    // the watermark column (id / updated_at)
@@ -50,6 +58,8 @@ struct DetectConfig {
   std::optional<int64_t> settle_seconds;  // ignore rows newer than now() - settle
   NullCursor null_cursor = NullCursor::kWarn;
   FilesDetect files;
+  std::optional<SoftDeleteConfig> soft_delete;
+  std::string slot;  // strategy cdc: the logical replication slot ("": tidemark_<pipeline>)
   Location loc;
 };
 
@@ -61,6 +71,13 @@ struct TargetConfig {
   Location loc;
 };
 
+// `reconcile:` (docs/deletes.md): guarded key reconciliation, after every `every`-th
+// successful incremental run (0: only by `tidemark reconcile`).
+struct ReconcileConfig {
+  int64_t every = 0;
+  double max_delete_ratio = 0.1;  // refuse when more than this share of the target would go
+};
+
 struct PipelineConfig {
   std::string name;
   SourceConfig source;
@@ -68,6 +85,7 @@ struct PipelineConfig {
   TargetConfig target;
   int64_t batch_size = 0;  // 0: the whole delta in one transaction
   std::string chunk;       // backfills (--from/--to) commit per chunk: ids, or a duration; "": one
+  std::optional<ReconcileConfig> reconcile;
   Location loc;
 };
 

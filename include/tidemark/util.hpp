@@ -16,6 +16,9 @@ std::optional<std::string> suggest(const std::string& word, const std::vector<st
 // " (did you mean 'x'?)" or "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
+// A value as a COPY text-format field: backslash, tab, newline and carriage return escaped.
+std::string copy_text(const std::string& v);
+
 // Removes passwords from a libpq DSN or URI so it can appear in a log line or error.
 std::string redact_dsn(const std::string& dsn);
 // Removes any `password=…` or `://user:pw@` fragment from free text (e.g. a driver message).

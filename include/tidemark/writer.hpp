@@ -25,6 +25,11 @@ struct WriteInput {
   // column is at or below `reread_bound` (the stored high mark), or none (a first run).
   enum class Reread { kAll, kUpToBound, kNone } reread = Reread::kAll;
   std::optional<Sql> reread_bound = {};
+  // detect.soft_delete with mode delete (docs/deletes.md): a key whose newest staged row is
+  // marked deleted loses its target row and is not written. The column is non-NULL for a
+  // deleted row, or true when `soft_delete_boolean`.
+  std::optional<std::string> soft_delete_column = {};
+  bool soft_delete_boolean = false;
 };
 
 struct WriteStatement {
@@ -39,6 +44,12 @@ class Writer {
   virtual FieldProblems check(const PipelineConfig& p, bool state_with_target) const = 0;
   virtual std::vector<WriteStatement> statements(const WriteInput& in) const = 0;
 };
+
+// The statements every write mode runs first when `in.soft_delete_column` is set: delete the
+// target rows of keys marked deleted (Effect kDeleted), then drop those keys from the stage.
+std::vector<WriteStatement> soft_delete_statements(const WriteInput& in);
+// `select` without its soft-deleted rows, for loads that skip the staging table.
+Sql without_soft_deleted(const Sql& select, const WriteInput& in);
 
 const Writer* find_writer(const std::string& name);
 std::vector<std::string> writer_names();

@@ -230,6 +230,12 @@ shared_buffers = 256MB
 max_connections = 200
 log_min_messages = warning
 EOF
+  # Some builds allow only listed logical decoding output plugins; CDC (strategy cdc) uses
+  # wal2json. Stock PostgreSQL has no such setting and would refuse to start with it.
+  if "$TM_PGBIN/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+    echo "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" |
+      _tm_pg "$base" tee -a "$data/tidemark.conf" >/dev/null || return 1
+  fi
   if ! grep -qx "include_if_exists = 'tidemark.conf'" "$data/postgresql.conf"; then
     printf "\ninclude_if_exists = 'tidemark.conf'\n" |
       _tm_pg "$base" tee -a "$data/postgresql.conf" >/dev/null || return 1

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/reconcile_cmd.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/util.hpp"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
 
   RunArgs run;
   StatusArgs status;
+  DropSlotArgs drop_slot;
+  ReconcileArgs reconcile;
   std::string validate_config;
   std::function<int()> handler;
 
@@ -67,6 +70,23 @@ int main(int argc, char** argv) {
          c->add_flag("--json", status.json, "JSON output");
        },
        [&] { return cmd_status(status); }},
+      {"reconcile", "Delete target rows whose key no longer exists in the source, guarded (docs/deletes.md)",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", reconcile.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipelines", reconcile.pipelines, "Pipelines to reconcile")->required();
+         c->add_flag("--dry-run", reconcile.dry_run, "Print how many and which keys would be deleted; delete nothing");
+         c->add_option("--max-delete-ratio", reconcile.max_delete_ratio,
+                       "Refuse when more than this share of the target would be deleted (default: the pipeline's "
+                       "reconcile.max_delete_ratio, else 0.1)");
+         c->add_flag("--json", reconcile.json, "Print a JSON summary on stdout");
+       },
+       [&] { return cmd_reconcile(reconcile); }},
+      {"drop-slot", "Drop a cdc pipeline's replication slot; its next run starts over with a snapshot",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", drop_slot.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipeline", drop_slot.pipeline, "The cdc pipeline")->required();
+       },
+       [&] { return cmd_drop_slot(drop_slot); }},
       {"validate", "Check a config file without connecting anywhere (exit 0 or 2)",
        [&](CLI::App* c) {
          c->add_option("-c,--config", validate_config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");

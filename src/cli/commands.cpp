@@ -156,6 +156,13 @@ int cmd_status(const StatusArgs& a) {
                            {"chunks_running", b.running},
                            {"last_chunk_at", b.last_finished}});
       out.back()["backfills"] = fills;
+      for (const auto& s : cdc_slots(cfg, {p}))
+        out.back()["slot"] = s.error.empty() ? json{{"name", s.slot},
+                                                    {"exists", s.exists},
+                                                    {"wal_status", s.wal_status},
+                                                    {"retained_bytes", s.retained_bytes},
+                                                    {"active", s.active}}
+                                             : json{{"name", s.slot}, {"error", s.error}};
     }
     std::cout << out.dump(2) << "\n";
     return rc;
@@ -174,6 +181,13 @@ int cmd_status(const StatusArgs& a) {
                      r.last_run_id ? std::to_string(r.last_rows_written) : "-"});
   }
   print_table(table);
+  for (const auto& s : cdc_slots(cfg, selected))
+    std::cout << s.pipeline << ": slot " << s.slot << ": "
+              << (!s.error.empty() ? "unknown (" + s.error + ")"
+                  : !s.exists      ? std::string("not created yet")
+                                   : std::to_string(s.retained_bytes / 1024) + " KiB of WAL retained, wal_status " +
+                                    s.wal_status + (s.active ? ", in use" : ""))
+              << "\n";
   for (const auto& b : backfills)
     std::cout << b.pipeline << ": backfill [" << b.range_from << ", " << b.range_to << "): " << b.done << "/" << b.total
               << " chunks done, " << b.rows_written << " rows written, last chunk " << b.last_finished

@@ -31,4 +31,18 @@ int cmd_run(const RunArgs& a);
 int cmd_status(const StatusArgs& a);
 int cmd_validate(const std::string& config, bool quiet);
 
+// Strategy cdc (cdc_cmd.cpp): drop a pipeline's slot, and each slot's state for `status`.
+struct DropSlotArgs {
+  std::string config;
+  std::string pipeline;
+};
+int cmd_drop_slot(const DropSlotArgs& a);
+struct SlotStatus {
+  std::string pipeline, slot, error;
+  bool exists = false, active = false;
+  std::string wal_status;
+  int64_t retained_bytes = 0;
+};
+std::vector<SlotStatus> cdc_slots(const Config& cfg, const std::vector<const PipelineConfig*>& selected);
+
 }  // namespace tidemark::cli

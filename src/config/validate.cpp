@@ -212,7 +212,7 @@ class Validator {
     if (!expect_map(n, p)) return false;
     const size_t errors_before = errors_.size();
     pc.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk"});
+    check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk", "reconcile"});
     static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");
     if (auto nm = n["name"]) {
       if (auto s = get_string(nm, p + ".name")) {
@@ -238,6 +238,7 @@ class Validator {
         else pc.batch_size = *v;
       }
     }
+    if (auto r = n["reconcile"]) read_reconcile(r, p + ".reconcile", pc);
     if (errors_.size() == errors_before) semantic_checks(n, p, cfg, pc);
     return true;
   }
@@ -275,7 +276,7 @@ class Validator {
     if (!expect_map(n, p)) return;
     d.loc = {file_, n.Mark().line + 1};
     check_keys(n, p, {"strategy", "cursor", "lookback", "settle", "null_cursor", "path", "pattern", "exclude", "format",
-                      "csv", "ignore_unknown_columns", "date_from_name", "file_column", "on_bad_row"});
+                      "csv", "ignore_unknown_columns", "date_from_name", "file_column", "on_bad_row", "slot", "soft_delete"});
     if (auto s = n["strategy"]) {
       if (auto v = get_string(s, p + ".strategy")) {
         d.strategy = *v;
@@ -307,6 +308,62 @@ class Validator {
       }
     }
     read_files(n, p, d);
+    if (auto sd = n["soft_delete"]) read_soft_delete(sd, p + ".soft_delete", d);
+    if (auto s = n["slot"]) {
+      static const std::regex slot_re("[a-z0-9_]{1,63}");
+      if (auto v = get_string(s, p + ".slot")) {
+        if (!std::regex_match(*v, slot_re))
+          error(s, p + ".slot", "'" + *v + "' must be 1-63 lower-case letters, digits or '_' (a replication slot name)");
+        d.slot = *v;
+      }
+    }
+  }
+
+  // detect.soft_delete: {column: deleted_at, mode: delete | mark} (docs/deletes.md).
+  void read_soft_delete(const YAML::Node& n, const std::string& p, DetectConfig& d) {
+    if (!expect_map(n, p)) return;
+    check_keys(n, p, {"column", "mode"});
+    SoftDeleteConfig sd;
+    if (auto c = n["column"]) {
+      if (auto v = get_string(c, p + ".column")) {
+        if (v->empty()) error(c, p + ".column", "empty column name");
+        sd.column = *v;
+      }
+    } else {
+      error(n, p + ".column", "required (the column that marks a row deleted, e.g. deleted_at or is_deleted)");
+    }
+    if (auto m = n["mode"]) {
+      if (auto v = get_string(m, p + ".mode")) {
+        if (*v == "delete") sd.mode = SoftDeleteConfig::Mode::kDelete;
+        else if (*v == "mark") sd.mode = SoftDeleteConfig::Mode::kMark;
+        else error(m, p + ".mode", "must be delete or mark" + did_you_mean(*v, {"delete", "mark"}));
+      }
+    }
+    d.soft_delete = sd;
+  }
+
+  // `reconcile: {every: 24, max_delete_ratio: 0.1}` (docs/deletes.md).
+  void read_reconcile(const YAML::Node& n, const std::string& p, PipelineConfig& pc) {
+    if (!expect_map(n, p)) return;
+    check_keys(n, p, {"every", "max_delete_ratio"});
+    ReconcileConfig rc;
+    if (auto e = n["every"]) {
+      if (auto v = get_int(e, p + ".every")) {
+        if (*v < 1) error(e, p + ".every", "must be a positive number of runs");
+        else rc.every = *v;
+      }
+    }
+    if (auto r = n["max_delete_ratio"]) {
+      static const std::regex ratio_re(R"([0-9]{1,3}(\.[0-9]{1,9})?|\.[0-9]{1,9})");
+      if (!r.IsScalar() || quoted(r) || !std::regex_match(r.Scalar(), ratio_re)) {
+        error(r, p + ".max_delete_ratio", "must be a number between 0 and 1, e.g. 0.1");
+      } else {
+        const double v = std::stod(r.Scalar());
+        if (v <= 0 || v > 1) error(r, p + ".max_delete_ratio", "must be more than 0 and at most 1, e.g. 0.1");
+        else rc.max_delete_ratio = v;
+      }
+    }
+    pc.reconcile = rc;
   }
 
   // The keys of strategy files; the strategy itself says which apply (strategy/files.cpp).
@@ -425,6 +482,10 @@ class Validator {
                               "file_column", "on_bad_row"})
         if (n["detect"][key]) report(std::string("detect.") + key, "only for strategy files");
     }
+    if (pc.detect.strategy == "cdc" && !cfg.state_with_target(pc))
+      report("target.connection", "strategy cdc keeps its slot position with the data: state.connection must be the "
+                                  "target's connection");
+    if (pc.detect.strategy != "cdc" && n["detect"]["slot"]) report("detect.slot", "only for strategy cdc");
     const auto& cols = pc.source.columns;
     if (!cols.empty()) {
       auto in_cols = [&](const std::string& c) { return std::find(cols.begin(), cols.end(), c) != cols.end(); };
@@ -432,6 +493,35 @@ class Validator {
         report("source.columns", "the cursor column '" + pc.detect.cursor + "' must be among the columns");
       for (const auto& k : pc.target.key)
         if (!in_cols(k)) report("source.columns", "the key column '" + k + "' must be among the columns");
+    }
+    delete_checks(p, pc, report);
+  }
+
+  // detect.soft_delete and reconcile (docs/deletes.md): both follow keys of watermark pipelines.
+  template <typename Report>
+  static void delete_checks(const std::string&, const PipelineConfig& pc, const Report& report) {
+    const bool watermark = pc.detect.strategy == "id" || pc.detect.strategy == "updated_at";
+    if (const auto& sd = pc.detect.soft_delete) {
+      const auto& cols = pc.source.columns;
+      const auto& key = pc.target.key;
+      if (!watermark)
+        report("detect.soft_delete", "only for strategies id and updated_at" +
+                                         std::string(pc.detect.strategy == "full" ? " (strategy full replaces the target every run)" : ""));
+      else if (key.empty())
+        report("detect.soft_delete", "needs target.key, the key of the target row a deleted source row removes");
+      else if (!cols.empty() && std::find(cols.begin(), cols.end(), sd->column) == cols.end())
+        report("source.columns", "the soft_delete column '" + sd->column + "' must be among the columns");
+      else if (sd->column == pc.detect.cursor || std::find(key.begin(), key.end(), sd->column) != key.end())
+        report("detect.soft_delete", "the column '" + sd->column + "' is the cursor or a key column; name the column that marks a row deleted");
+      else if (sd->mode == SoftDeleteConfig::Mode::kMark && pc.target.write == "append")
+        report("detect.soft_delete", "mode mark needs a write mode that updates rows (upsert or delete_insert): append never rewrites a row, so the target would not show the deletion");
+    }
+    if (pc.reconcile) {
+      if (!watermark)
+        report("reconcile", "only for strategies id and updated_at" +
+                                std::string(pc.detect.strategy == "full" ? " (strategy full replaces the target every run)" : ""));
+      else if (pc.target.key.empty())
+        report("reconcile", "needs target.key, the columns whose sets are compared");
     }
   }
 

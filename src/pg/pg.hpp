@@ -145,6 +145,35 @@ class Target {
   std::unique_ptr<pqxx::work> tx_;
 };
 
+// Strategy cdc on the source database (cdc.cpp): preflight checks, the pipeline's logical
+// replication slot (wal2json), and reading its changes without consuming them.
+class ChangeSource {
+ public:
+  ChangeSource(Connection& c, std::string slot) : c_(c), slot_(std::move(slot)) {}
+  // What stops CDC on `table`, each with its fix; empty when nothing does.
+  std::vector<std::string> preflight(const QualifiedName& table);
+  struct SlotInfo {
+    bool exists = false;
+    std::string plugin, database, wal_status;  // wal_status: reserved, extended, unreserved, lost
+    uint64_t confirmed_flush = 0;
+    int64_t retained_bytes = 0;  // WAL the slot keeps from being recycled
+    bool active = false;
+  };
+  SlotInfo info();
+  uint64_t create();  // the slot's start: changes committed after it are decoded
+  void drop();
+  void advance(uint64_t lsn);  // consumes every transaction that ends at or before lsn
+  uint64_t current_wal();
+  // Streams the slot's changes to `table` (whole transactions, about `max_changes` records)
+  // to `sink`, one wal2json record each, without consuming them; returns how many.
+  int64_t peek(const QualifiedName& table, int64_t max_changes, const std::function<void(const std::string&)>& sink);
+  const std::string& slot() const { return slot_; }
+
+ private:
+  Connection& c_;
+  std::string slot_;
+};
+
 struct RunRecord {
   int64_t id = 0;
   std::string status;  // running | succeeded | failed
@@ -155,6 +184,25 @@ struct RunRecord {
 
 struct Chunk {
   std::string from, to;
+};
+
+class StateStore;
+
+// A pipeline's advisory lock held for a scope. With `take` false (a dry run) it holds nothing.
+// An exclusive lock another session holds throws LockBusy ("pipeline X is already running
+// (advisory lock held); <what>"); a shared one is waited for.
+class PipelineLock {
+ public:
+  PipelineLock(StateStore& store, std::string pipeline, bool take, bool shared = false,
+               const std::string& what = "skipped");
+  ~PipelineLock();
+  PipelineLock(const PipelineLock&) = delete;
+  PipelineLock& operator=(const PipelineLock&) = delete;
+
+ private:
+  StateStore& store_;
+  std::string pipeline_;
+  bool held_, shared_;
 };
 
 struct ChunkClaim {
@@ -201,6 +249,7 @@ class StateStore {
                    int64_t lease_seconds);
   void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
   StoredState load(const std::string& pipeline);
+  void forget(const std::string& pipeline);  // deletes the pipeline's state row
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
   void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,

@@ -81,6 +81,18 @@ bool StateStore::try_lock(const std::string& pipeline, bool shared) {
   }
 }
 
+PipelineLock::PipelineLock(StateStore& store, std::string pipeline, bool take, bool shared, const std::string& what)
+    : store_(store), pipeline_(std::move(pipeline)), held_(false), shared_(shared) {
+  if (!take) return;
+  if (!store_.try_lock(pipeline_, shared_))
+    throw LockBusy("pipeline " + pipeline_ + " is already running (advisory lock held); " + what);
+  held_ = true;
+}
+
+PipelineLock::~PipelineLock() {
+  if (held_) store_.unlock(pipeline_, shared_);
+}
+
 void StateStore::unlock(const std::string& pipeline, bool shared) {
   try {
     pqxx::nontransaction tx(c_.raw());
@@ -164,6 +176,15 @@ void StateStore::release_chunk(const std::string& pipeline, const ChunkRef& rang
 
 std::string StateStore::chunk_key(const std::string& pipeline, const ChunkRef& range, const Chunk& c) const {
   return lock_key(pipeline + ":chunk:" + range.range_from + ":" + range.range_to + ":" + c.from);
+}
+
+void StateStore::forget(const std::string& pipeline) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    tx.exec("DELETE FROM " + table("pipeline_state") + " WHERE pipeline = " + tx.quote(pipeline));
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
 }
 
 StoredState StateStore::load(const std::string& pipeline) {

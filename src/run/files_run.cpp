@@ -29,19 +29,6 @@ struct Reject {
   std::string reason, raw;
 };
 
-// COPY text escaping for one value.
-std::string copy_escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else out += c;
-  }
-  return out;
-}
-
 // Text for a text column: NUL bytes and invalid UTF-8 become U+FFFD.
 std::string valid_utf8(const std::string& s) {
   std::string out;
@@ -95,7 +82,7 @@ class FileLoader {
     const std::vector<std::string>& cols = columns_;
     std::vector<std::string> copy_cols = cols;
     copy_cols.push_back(f_.file_column);
-    const std::string file_value = "\t" + copy_escape(file.rel);
+    const std::string file_value = "\t" + copy_text(file.rel);
 
     tgt_.begin();
     tgt_.create_stage(kStage, p_.target.table, copy_cols);
@@ -189,16 +176,7 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
   pg::Connection conn(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
   pg::StateStore store(conn, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
-  if (!opts.dry_run && !store.try_lock(p.name))
-    throw LockBusy("pipeline " + p.name + " is already running (advisory lock held); skipped");
-  struct Unlock {
-    pg::StateStore& s;
-    const std::string& n;
-    bool on;
-    ~Unlock() {
-      if (on) s.unlock(n);
-    }
-  } unlock{store, p.name, !opts.dry_run};
+  pg::PipelineLock lock(store, p.name, !opts.dry_run);
 
   // --full-refresh reloads every file (each replacing its own rows), like a range of all time.
   RunRequest req = opts.request;

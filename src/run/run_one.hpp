@@ -14,6 +14,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 // A run of a strategy-files pipeline (files_run.cpp).
 PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOptions& opts);
 
+// A run of a strategy-cdc pipeline (cdc_run.cpp).
+PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOptions& opts);
+
 const char* mode_name(RunMode m);
 
 // Inside a catch block: records run res.run_id as failed with the exception's message (a

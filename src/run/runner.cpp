@@ -17,6 +17,7 @@
 #include "run/run_one.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
+#include "tidemark/reconcile.hpp"
 #include "tidemark/strategy.hpp"
 #include "tidemark/util.hpp"
 #include "tidemark/writer.hpp"
@@ -105,16 +106,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   pg::StateStore store(*conns.state, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
   const bool shared = req.chunk.has_value();  // backfill chunks run side by side
-  if (!opts.dry_run && !store.try_lock(p.name, shared))
-    throw LockBusy("pipeline " + p.name + " is already running (advisory lock held); skipped");
-  struct Unlock {
-    pg::StateStore& s;
-    const std::string& n;
-    bool on, shared;
-    ~Unlock() {
-      if (on) s.unlock(n, shared);
-    }
-  } unlock{store, p.name, !opts.dry_run, shared};
+  pg::PipelineLock lock(store, p.name, !opts.dry_run, shared);
 
   StoredState st = store.load(p.name);
   if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
@@ -146,6 +138,12 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
                                                                                  : *find_writer(p.target.write);
   WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
                 !p.target.key.empty() && !shape.key_unique};
+  if (const auto& sd = p.detect.soft_delete; sd && sd->mode == SoftDeleteConfig::Mode::kDelete) {
+    const ColumnInfo* c = shape.find(sd->column);  // docs/deletes.md
+    if (!c) throw RunError("pipeline " + p.name + ": the source has no soft_delete column '" + sd->column + "'");
+    wi.soft_delete_column = sd->column;
+    wi.soft_delete_boolean = c->type == "boolean";
+  }
   if (plan.mode == RunMode::kFullRefresh || (plan.mode == RunMode::kIncremental && !st.watermark.high)) {
     wi.reread = WriteInput::Reread::kNone;  // nothing was loaded before: every row is new
   } else if (plan.mode == RunMode::kIncremental && !plan.tuple_types.empty()) {
@@ -199,7 +197,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     int64_t read = 0;
     {
       pg::Target::CopyIn copy(tgt.tx(), into, plan.columns);
-      read = src.copy_out(select, [&copy](const std::string& line) { copy.write(line); });
+      // A direct load skips the writer's statements, so soft-deleted rows are left out here.
+      read = src.copy_out(direct ? without_soft_deleted(select, wi) : select,
+                          [&copy](const std::string& line) { copy.write(line); });
       copy.complete();
     }
     res.rows_read += read;
@@ -321,17 +321,20 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
           throw ConfigError("pipeline " + p->name + ": strategy files loads one file per transaction; --chunk, "
                             "--jobs and --advance-watermark do not apply");
         r = run_files(cfg, *p, opts);
+      } else if (p->detect.strategy == "cdc") {
+        r = run_cdc(cfg, *p, opts);
       } else {
         r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
       }
       if (!opts.dry_run) {
         log::PipelineScope scope(p->name);
         log::PipelineScope::set_run_id(r.run_id);
-        const std::string where = p->detect.strategy == "files"
-                                      ? r.window  // "2 file(s) loaded, 1 skipped"
+        const std::string where = p->detect.strategy == "files" || p->detect.strategy == "cdc"
+                                      ? r.window  // "2 file(s) loaded, 1 skipped", "slot … at …"
                                       : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
         spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
                      r.rows_written, r.rows_deleted, where, r.seconds);
+        if (opts.request.mode == RunMode::kIncremental) reconcile_if_due(cfg, *p, r);  // reconcile: {every: N}
       }
     } catch (const LockBusy& e) {
       r.outcome = PipelineResult::Outcome::kLocked;

@@ -4,7 +4,8 @@ namespace tidemark {
 
 static const std::vector<const Strategy*>& all_strategies() {
   static const std::vector<const Strategy*> all = {&strategy::id_strategy(), &strategy::updated_at_strategy(),
-                                                   &strategy::full_strategy(), &strategy::files_strategy()};
+                                                   &strategy::full_strategy(), &strategy::files_strategy(),
+                                                   &strategy::cdc_strategy()};
   return all;
 }
 

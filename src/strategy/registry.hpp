@@ -7,4 +7,5 @@ const Strategy& id_strategy();
 const Strategy& updated_at_strategy();
 const Strategy& full_strategy();
 const Strategy& files_strategy();
+const Strategy& cdc_strategy();
 }  // namespace tidemark::strategy

@@ -1,5 +1,6 @@
 // Identifier quoting and the Sql value/text container (see sql.hpp).
 #include "tidemark/sql.hpp"
+#include "tidemark/util.hpp"
 
 #include <cctype>
 
@@ -136,6 +137,19 @@ std::string ident_list(const std::vector<std::string>& names, const std::string&
     if (i) out += ", ";
     if (!alias.empty()) out += alias + ".";
     out += quote_ident(names[i]);
+  }
+  return out;
+}
+
+std::string copy_text(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
   }
   return out;
 }

@@ -19,7 +19,9 @@ class Append final : public Writer {
   std::vector<WriteStatement> statements(const WriteInput& in) const override {
     std::string absent = "NOT EXISTS (SELECT 1 FROM " + in.target.quoted() + " AS t WHERE " +
                          key_match(in.key, "t", "s") + ")";
-    return {{WriteStatement::Effect::kWritten, Sql(insert_from_stage(in, absent))}};
+    std::vector<WriteStatement> out = soft_delete_statements(in);
+    out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(in, absent))});
+    return out;
   }
 };
 

@@ -12,7 +12,7 @@ class DeleteInsert final : public Writer {
   FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
 
   std::vector<WriteStatement> statements(const WriteInput& in) const override {
-    std::vector<WriteStatement> out;
+    std::vector<WriteStatement> out = soft_delete_statements(in);
     if (in.target_range) {
       Sql del("DELETE FROM " + in.target.quoted() + " WHERE ");
       del.append(*in.target_range);

@@ -20,8 +20,10 @@ class FullRefresh final : public Writer {
   std::vector<WriteStatement> statements(const WriteInput& in) const override {
     WriteInput all = in;
     all.dedupe = in.dedupe && !in.key.empty();
-    return {{WriteStatement::Effect::kDeleted, Sql("DELETE FROM " + in.target.quoted())},
-            {WriteStatement::Effect::kWritten, Sql(insert_from_stage(all))}};
+    std::vector<WriteStatement> out = soft_delete_statements(all);
+    out.push_back({WriteStatement::Effect::kDeleted, Sql("DELETE FROM " + in.target.quoted())});
+    out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(all))});
+    return out;
   }
 };
 

@@ -48,7 +48,9 @@ class Upsert final : public Writer {
         set += (i ? ", " : "") + quote_ident(rest[i]) + " = EXCLUDED." + quote_ident(rest[i]);
       sql.text(set + " WHERE (" + side("t") + ") IS DISTINCT FROM (" + side("EXCLUDED") + ")");
     }
-    return {{WriteStatement::Effect::kWritten, sql}};
+    std::vector<WriteStatement> out = soft_delete_statements(in);
+    out.push_back({WriteStatement::Effect::kWritten, sql});
+    return out;
   }
 };
 

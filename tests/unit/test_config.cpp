@@ -402,9 +402,9 @@ TEST_CASE("config: batch_size must be an unquoted whole number of rows", "[unit]
 TEST_CASE("config: an unknown strategy is reported with a suggestion and the list of strategies", "[unit][config]") {
   CHECK(config_error(edit(kBase, "strategy: updated_at", "strategy: updatd_at")) ==
         "pipelines.yaml:11: pipelines[0].detect.strategy: unknown strategy 'updatd_at' (did you mean 'updated_at'?); "
-        "one of: id, updated_at, full, files");
+        "one of: id, updated_at, full, files, cdc");
   CHECK(config_error(edit(kBase, "strategy: id", "strategy: cdc_stream")) ==
-        "pipelines.yaml:22: pipelines[1].detect.strategy: unknown strategy 'cdc_stream'; one of: id, updated_at, full, files");
+        "pipelines.yaml:22: pipelines[1].detect.strategy: unknown strategy 'cdc_stream'; one of: id, updated_at, full, files, cdc");
 }
 
 TEST_CASE("config: an unknown write mode is reported with the list of write modes", "[unit][config]") {

@@ -520,8 +520,11 @@ TEST_CASE("plan: batch_size splits an incremental delta into batches ordered by 
 }
 
 TEST_CASE("plan: strategies are found by name and describe themselves", "[unit][plan]") {
-  CHECK(strategy_names() == std::vector<std::string>{"id", "updated_at", "full", "files"});
-  CHECK(find_strategy("cdc") == nullptr);
+  CHECK(strategy_names() == std::vector<std::string>{"id", "updated_at", "full", "files", "cdc"});
+  CHECK(find_strategy("CDC") == nullptr);
+  CHECK(find_strategy("debezium") == nullptr);
+  CHECK(find_strategy("cdc")->default_write() == "upsert");
+  CHECK_FALSE(find_strategy("cdc")->has_range());
   CHECK(find_strategy("ID") == nullptr);
   REQUIRE(find_strategy("id"));
   CHECK(find_strategy("id")->name() == "id");

@@ -1,0 +1,58 @@
+// `tidemark drop-slot` and the slot lines of `tidemark status` (strategy cdc, docs/cdc.md).
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "pg/pg.hpp"
+#include "tidemark/cdc.hpp"
+#include "tidemark/errors.hpp"
+
+namespace tidemark::cli {
+
+std::vector<SlotStatus> cdc_slots(const Config& cfg, const std::vector<const PipelineConfig*>& selected) {
+  std::vector<SlotStatus> out;
+  for (const auto* p : selected) {
+    if (p->detect.strategy != "cdc") continue;
+    SlotStatus s;
+    s.pipeline = p->name;
+    s.slot = cdc::slot_name(p->name, p->detect.slot);
+    try {
+      pg::Connection c(p->source.connection, cfg.connections.at(p->source.connection), "tidemark");
+      const auto info = pg::ChangeSource(c, s.slot).info();
+      s.exists = info.exists;
+      s.active = info.active;
+      s.wal_status = info.wal_status;
+      s.retained_bytes = info.retained_bytes;
+    } catch (const RunError& e) {
+      s.error = e.what();
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+int cmd_drop_slot(const DropSlotArgs& a) {
+  Config cfg = load_config(a.config);
+  const PipelineConfig* p = select_pipelines(cfg, {a.pipeline}).at(0);
+  if (p->detect.strategy != "cdc")
+    throw ConfigError("pipeline " + p->name + " has strategy " + p->detect.strategy + ", not cdc: it has no slot");
+  const std::string slot = cdc::slot_name(p->name, p->detect.slot);
+  const std::string& state_name = cfg.state_connection(*p);
+  pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
+  pg::StateStore store(state, cfg.state.schema);
+  store.ensure_schema();
+  if (!store.try_lock(p->name)) throw LockBusy("pipeline " + p->name + " is running (advisory lock held); try again");
+  pg::Connection source(p->source.connection, cfg.connections.at(p->source.connection), "tidemark");
+  pg::ChangeSource changes(source, slot);
+  const bool existed = changes.info().exists;
+  if (existed) changes.drop();
+  // Without its slot the position means nothing: the next run starts with a new snapshot.
+  store.forget(p->name);
+  store.unlock(p->name);
+  std::cout << (existed ? "dropped slot " + slot : "slot " + slot + " did not exist") << "; pipeline " << p->name
+            << " starts over with a snapshot on its next run\n";
+  return kExitOk;
+}
+
+}  // namespace tidemark::cli

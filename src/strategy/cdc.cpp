@@ -1,0 +1,43 @@
+// Strategy `cdc`: changes read from a logical replication slot (docs/cdc.md). Like `files`,
+// it is not planned as a query: its run is run_cdc (src/run/cdc_run.cpp), its pure parts are
+// in src/cdc/.
+#include "strategy/registry.hpp"
+#include "tidemark/errors.hpp"
+
+namespace tidemark::strategy {
+
+class CdcStrategy final : public Strategy {
+ public:
+  std::string name() const override { return "cdc"; }
+  std::string default_write() const override { return "upsert"; }
+  bool has_cursor() const override { return false; }
+
+  FieldProblems check(const PipelineConfig& p) const override {
+    FieldProblems out;
+    if (!p.source.table) out.emplace_back("source.query", "strategy cdc follows one table: give source.table");
+    if (!p.source.columns.empty())
+      out.emplace_back("source.columns", "strategy cdc copies every column of the table; remove source.columns");
+    const char* unused = "not used by strategy cdc (it follows the table's write-ahead log, not a cursor)";
+    if (!p.detect.cursor.empty()) out.emplace_back("detect.cursor", unused);
+    if (p.detect.lookback) out.emplace_back("detect.lookback", unused);
+    if (p.detect.settle_seconds) out.emplace_back("detect.settle", unused);
+    if (!p.chunk.empty()) out.emplace_back("chunk", "strategy cdc has no range to split into chunks");
+    if (p.target.key.empty())
+      out.emplace_back("target.key", "required by strategy cdc (the source table's primary key, which identifies "
+                                     "updated and deleted rows)");
+    if (p.target.write != "upsert")
+      out.emplace_back("target.write", "strategy cdc applies inserts, updates and deletes; use write: upsert (the default)");
+    return out;
+  }
+
+  ExtractPlan plan(const PlanInput& in) const override {
+    throw RunError("pipeline " + in.pipeline.name + ": strategy cdc reads a replication slot, not a query");
+  }
+};
+
+const Strategy& cdc_strategy() {
+  static const CdcStrategy s;
+  return s;
+}
+
+}  // namespace tidemark::strategy
