@@ -94,9 +94,17 @@ struct StateConfig {
   std::string schema = "tidemark";
 };
 
+// Top-level `retries`: runs that fail with a TransientError are tried again, after `backoff`,
+// doubling each time (at most 5 minutes).
+struct RetryConfig {
+  int attempts = 0;  // extra tries; 0: none
+  int64_t backoff_ms = 5000;
+};
+
 struct Config {
   std::string path;
   int version = 1;
+  RetryConfig retries;
   std::map<std::string, std::string> connections;  // name -> libpq DSN/URI (expanded)
   StateConfig state;
   std::vector<PipelineConfig> pipelines;
@@ -112,6 +120,9 @@ struct Config {
 Config load_config(const std::string& path);
 // Same, from text already in memory; `name` is used in messages and to pick the format.
 Config parse_config(const std::string& text, const std::string& name);
+
+// The config format as a JSON Schema (draft 2020-12), for editors (`tidemark schema`).
+std::string config_json_schema();
 
 // `${VAR}` / `${VAR:-default}` expansion; `$$` is a literal `$`. Throws ConfigError (with
 // `where` in the message) for an unset variable without default.

@@ -25,6 +25,14 @@ class LockBusy : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The connection was lost, or the server asked for the transaction to be retried
+// (serialization failure, deadlock, shutdown, too many connections). A run that failed this
+// way changed nothing and may be retried (config `retries`); data errors never are.
+class TransientError : public RunError {
+ public:
+  using RunError::RunError;
+};
+
 // The state row changed under us (compare-and-set found another version): a run that lost
 // its lock must not move the watermark.
 class StateConflict : public RunError {

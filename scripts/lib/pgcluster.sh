@@ -232,7 +232,10 @@ log_min_messages = warning
 EOF
   # Some builds allow only listed logical decoding output plugins; CDC (strategy cdc) uses
   # wal2json. Stock PostgreSQL has no such setting and would refuse to start with it.
-  if "$TM_PGBIN/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+  # (Captured first: grep -q would end the pipe early, and pipefail would count that as a failure.)
+  local settings
+  settings="$("$TM_PGBIN/postgres" --describe-config 2>/dev/null || true)"
+  if grep -q '^output_plugin_libraries' <<<"$settings"; then
     echo "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" |
       _tm_pg "$base" tee -a "$data/tidemark.conf" >/dev/null || return 1
   fi

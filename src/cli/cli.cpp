@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/history_cmd.hpp"
 #include "cli/reconcile_cmd.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -31,7 +32,9 @@ int main(int argc, char** argv) {
   RunArgs run;
   StatusArgs status;
   DropSlotArgs drop_slot;
+  VerifyArgs verify;
   ReconcileArgs reconcile;
+  HistoryArgs history;
   std::string validate_config;
   std::function<int()> handler;
 
@@ -42,9 +45,9 @@ int main(int argc, char** argv) {
     std::function<void(CLI::App*)> options;
     std::function<int()> handler;
   };
-  const std::vector<Command> commands = {
-      {"run", "Run pipelines (all, or those named): read the delta, write it, move the watermark",
-       [&](CLI::App* c) {
+  // `run` and `plan` take the same options.
+  const auto run_options =
+      [&](CLI::App* c) {
          c->add_option("-c,--config", run.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
          c->add_option("pipelines", run.pipelines, "Pipelines to run (default: all)");
          c->add_option("--from", run.from, "Backfill: start of the cursor range (inclusive); needs named pipelines");
@@ -61,8 +64,17 @@ int main(int argc, char** argv) {
          c->add_flag("--dry-run", run.dry_run, "Print the plan (window, SQL, watermark) and write nothing");
          c->add_flag("--full-refresh", run.full_refresh, "Reload everything, replace the target, restart the watermark");
          c->add_flag("--json", run.json, "Print a JSON summary of the runs on stdout");
-       },
+         c->add_option("--metrics-file", run.metrics_file,
+                       "After the runs, replace this file with their Prometheus metrics (node_exporter textfile)");
+       };
+  const std::vector<Command> commands = {
+      {"run", "Run pipelines (all, or those named): read the delta, write it, move the watermark", run_options,
        [&] { return cmd_run(run); }},
+      {"plan", "Show what `run` would do (window, SQL, estimated rows, watermark) and write nothing",
+       run_options, [&] {
+         run.dry_run = true;
+         return cmd_run(run);
+       }},
       {"status", "Show each pipeline's watermark and last run",
        [&](CLI::App* c) {
          c->add_option("-c,--config", status.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
@@ -87,6 +99,28 @@ int main(int argc, char** argv) {
          c->add_option("pipeline", drop_slot.pipeline, "The cdc pipeline")->required();
        },
        [&] { return cmd_drop_slot(drop_slot); }},
+      {"history", "Show the latest runs of each pipeline, newest first",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", history.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipelines", history.pipelines, "Pipelines to show (default: all)");
+         c->add_option("--limit", history.limit, "Runs per pipeline (default 20)")->check(CLI::PositiveNumber);
+         c->add_flag("--json", history.json, "JSON output");
+       },
+       [&] { return cmd_history(history); }},
+      {"verify", "Compare a pipeline's target with its source, row by row (exit 0 identical, 1 different)",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", verify.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipeline", verify.pipeline, "The pipeline")->required();
+         c->add_option("--from", verify.from, "Compare only this cursor range: start (inclusive)");
+         c->add_option("--to", verify.to, "Compare only this cursor range: end (exclusive)");
+         c->add_flag("--json", verify.json, "Print the result as JSON");
+       },
+       [&] { return cmd_verify(verify); }},
+      {"schema", "Print the config format as a JSON Schema, for editors", [](CLI::App*) {},
+       [] {
+         std::cout << config_json_schema();
+         return 0;
+       }},
       {"validate", "Check a config file without connecting anywhere (exit 0 or 2)",
        [&](CLI::App* c) {
          c->add_option("-c,--config", validate_config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");

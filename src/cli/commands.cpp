@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/history_cmd.hpp"
 #include "pg/pg.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/util.hpp"
@@ -68,6 +70,9 @@ int cmd_run(const RunArgs& a) {
         throw ConfigError(std::string(flag) + " '" + v + "' is not an integer, as the id cursor of pipeline " +
                           p->name + " needs");
   }
+  if (a.dry_run && !a.metrics_file.empty())
+    throw ConfigError("--metrics-file records what runs did; a --dry-run does nothing to record");
+  const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<PipelineResult> results = run_pipelines(cfg, opts);
   if (a.json) {
     json out = json::array();
@@ -86,7 +91,11 @@ int cmd_run(const RunArgs& a) {
     }
     std::cout << out.dump(2) << "\n";
   }
-  return exit_code(results);
+  const int rc = exit_code(results);
+  // An unwritable metrics file fails the command (exit 1), so cron reports it.
+  if (!a.metrics_file.empty() && !write_run_metrics(cfg, results, a.metrics_file, started))
+    return rc == kExitUsage ? kExitUsage : kExitRunFailed;
+  return rc;
 }
 
 static void print_table(const std::vector<std::vector<std::string>>& rows) {

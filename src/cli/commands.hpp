@@ -19,6 +19,7 @@ struct RunArgs {
   std::string lease = "1m";
   bool advance_watermark = false;
   bool json = false;
+  std::string metrics_file;  // Prometheus textfile written after the runs (cli/metrics.hpp)
 };
 
 struct StatusArgs {
@@ -30,6 +31,13 @@ struct StatusArgs {
 int cmd_run(const RunArgs& a);
 int cmd_status(const StatusArgs& a);
 int cmd_validate(const std::string& config, bool quiet);
+
+// `tidemark verify` (verify_cmd.cpp): source and target compared row by row, by hash.
+struct VerifyArgs {
+  std::string config, pipeline, from, to;
+  bool json = false;
+};
+int cmd_verify(const VerifyArgs& a);
 
 // Strategy cdc (cdc_cmd.cpp): drop a pipeline's slot, and each slot's state for `status`.
 struct DropSlotArgs {

@@ -24,13 +24,14 @@ class Validator {
     Config cfg;
     cfg.path = file_;
     if (!expect_map(root, "(top level)")) return finish(cfg);
-    check_keys(root, "", {"version", "connections", "state", "pipelines"});
+    check_keys(root, "", {"version", "connections", "state", "pipelines", "retries"});
     if (auto v = root["version"]) {
       auto n = get_int(v, "version");
       if (n && *n != 1) error(v, "version", "unsupported version " + std::to_string(*n) + " (this tidemark reads version 1)");
     }
     read_connections(root["connections"], cfg);
     read_state(root["state"], cfg);
+    read_retries(root["retries"], cfg);
     read_pipelines(root["pipelines"], cfg);
     return finish(cfg);
   }
@@ -158,9 +159,74 @@ class Validator {
     for (const auto& kv : n) {
       std::string name = kv.first.Scalar();
       std::string p = "connections." + name;
-      auto dsn = get_string(kv.second, p);  // "" is valid: libpq's defaults (PG* variables)
-      cfg.connections[name] = dsn ? *dsn : "";  // known even when its value failed, to avoid follow-up errors
+      cfg.connections[name] = "";  // known even when its value fails, to avoid follow-up errors
+      if (kv.second.IsMap()) {
+        if (auto dsn = read_connection_map(kv.second, p)) cfg.connections[name] = *dsn;
+      } else if (auto dsn = get_string(kv.second, p)) {  // "" is valid: libpq's defaults (PG* variables)
+        cfg.connections[name] = *dsn;
+      }
     }
+  }
+
+  // `{dsn: …, connect_timeout: 10s, statement_timeout: 30m, lock_timeout: 1m}`: the timeouts
+  // become libpq parameters of the connection string (connect_timeout, options=-c …).
+  std::optional<std::string> read_connection_map(const YAML::Node& n, const std::string& p) {
+    check_keys(n, p, {"dsn", "connect_timeout", "statement_timeout", "lock_timeout"});
+    std::optional<std::string> dsn;
+    if (auto d = n["dsn"]) dsn = get_string(d, p + ".dsn");
+    else error(n, p + ".dsn", "required (the libpq connection string or URI)");
+    if (!dsn) return std::nullopt;
+    const bool uri = dsn->rfind("postgres://", 0) == 0 || dsn->rfind("postgresql://", 0) == 0;
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string options;
+    for (const char* key : {"connect_timeout", "statement_timeout", "lock_timeout"}) {
+      auto v = n[key];
+      if (!v) continue;
+      auto text = get_string(v, p + "." + key);
+      if (!text) continue;
+      auto us = parse_duration_us(*text);
+      if (!us || *us < 1000) {
+        error(v, p + "." + key, "'" + *text + "' is not a duration like 10s, 30m (at least 1ms)");
+        continue;
+      }
+      if (std::string(key) == "connect_timeout") params.emplace_back(key, std::to_string(std::max<int64_t>(1, *us / 1000000)));
+      else options += std::string(options.empty() ? "" : " ") + "-c " + key + "=" + std::to_string(*us / 1000) + "ms";
+    }
+    if (!options.empty()) {
+      if (dsn->find("options") != std::string::npos) {
+        error(n["dsn"], p + ".dsn", "already sets options; give statement_timeout/lock_timeout there, or remove them from the dsn");
+        return std::nullopt;
+      }
+      params.emplace_back("options", options);
+    }
+    std::string out = *dsn;
+    for (const auto& [k, v] : params) {
+      if (uri) {
+        std::string enc;
+        for (char ch : v) enc += ch == ' ' ? std::string("%20") : ch == '=' ? std::string("%3D") : std::string(1, ch);
+        out += (out.find('?') == std::string::npos ? "?" : "&") + k + "=" + enc;
+      } else {
+        out += (out.empty() ? "" : " ") + k + "='" + v + "'";
+      }
+    }
+    return out;
+  }
+
+  void read_retries(const YAML::Node& n, Config& cfg) {
+    if (!n) return;
+    if (!expect_map(n, "retries")) return;
+    check_keys(n, "retries", {"attempts", "backoff"});
+    if (auto a = n["attempts"])
+      if (auto v = get_int(a, "retries.attempts")) {
+        if (*v < 0 || *v > 10) error(a, "retries.attempts", "must be between 0 and 10");
+        else cfg.retries.attempts = static_cast<int>(*v);
+      }
+    if (auto b = n["backoff"])
+      if (auto v = get_string(b, "retries.backoff")) {
+        auto us = parse_duration_us(*v);
+        if (!us || *us < 0) error(b, "retries.backoff", "'" + *v + "' is not a duration like 5s, 1m");
+        else cfg.retries.backoff_ms = *us / 1000;
+      }
   }
 
   void read_state(const YAML::Node& n, Config& cfg) {

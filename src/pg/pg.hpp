@@ -76,6 +76,8 @@ class Source {
   std::optional<Tuple> query_tuple(const Sql& sql);
   // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
   std::vector<Tuple> query_rows(const Sql& sql);
+  // The planner's row estimate for `select` (EXPLAIN), or nullopt when it cannot say.
+  std::optional<int64_t> estimate_rows(const Sql& select);
   // Why the server rejects `value` as input for `type`; nullopt when it accepts it.
   std::optional<std::string> input_error(const std::string& value, const std::string& type);
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.

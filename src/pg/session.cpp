@@ -25,10 +25,16 @@ void translate(const std::string& where) {
   } catch (const pqxx::broken_connection& e) {
     // libpqxx often reports a dead connection by what it could not do next ("Could not obtain
     // client encoding"), so say what usually happened.
-    throw RunError(where + ": connection lost (the server restarted, terminated this session, or the network "
-                           "failed): " + first_lines(redact_text(e.what())));
+    throw TransientError(where + ": connection lost (the server restarted, terminated this session, or the network "
+                                 "failed): " + first_lines(redact_text(e.what())));
   } catch (const pqxx::sql_error& e) {
-    std::string state = e.sqlstate().empty() ? "" : " [SQLSTATE " + e.sqlstate() + "]";
+    const std::string code = e.sqlstate();
+    std::string state = code.empty() ? "" : " [SQLSTATE " + code + "]";
+    // Worth another try: serialization failure, deadlock, shutdown or restart in progress,
+    // too many connections, connection exceptions. Never a data or constraint error.
+    if (code == "40001" || code == "40P01" || code == "57P01" || code == "57P02" || code == "57P03" ||
+        code == "53300" || code.rfind("08", 0) == 0)
+      throw TransientError(where + ": " + first_lines(redact_text(e.what())) + state);
     throw RunError(where + ": " + first_lines(redact_text(e.what())) + state);
   } catch (const pqxx::failure& e) {
     throw RunError(where + ": " + first_lines(redact_text(e.what())));

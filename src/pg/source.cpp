@@ -162,6 +162,17 @@ std::optional<Tuple> Source::query_tuple(const Sql& sql) {
   }
 }
 
+std::optional<int64_t> Source::estimate_rows(const Sql& select) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    const pqxx::row r = tx.exec1("EXPLAIN (FORMAT JSON) " + c_.render(select));
+    const json plan = json::parse(r[0].c_str());
+    return plan.at(0).at("Plan").at("Plan Rows").get<int64_t>();
+  } catch (const std::exception&) {  // an estimate is a nicety: never fail a dry run for it
+    return std::nullopt;
+  }
+}
+
 std::vector<Tuple> Source::query_rows(const Sql& sql) {
   try {
     pqxx::nontransaction tx(c_.raw());

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <iostream>
 
@@ -60,13 +61,15 @@ Connections connect(const Config& cfg, const PipelineConfig& p) {
 }
 
 void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPlan& plan, const WriteInput& wi,
-                const Writer& writer) {
+                const Writer& writer, std::optional<int64_t> estimate) {
   std::cout << "pipeline " << p.name << " (strategy " << p.detect.strategy << ", write " << writer.name() << ", "
             << mode_name(plan.mode) << ")\n";
   std::cout << "  watermark: high " << tuple_text(st.watermark.high) << ", safe " << tuple_text(st.watermark.safe)
             << (st.exists ? ", version " + std::to_string(st.version) : ", no state yet") << "\n";
   std::cout << "  window:    " << plan.window << "\n";
   std::cout << "  extract:   COPY (" << plan.select.display() << ") TO STDOUT\n";
+  std::cout << "  estimate:  " << (estimate ? "about " + std::to_string(*estimate) + " row(s) (the planner's EXPLAIN estimate)"
+                                            : std::string("unknown")) << "\n";
   if (!plan.high_query.empty()) std::cout << "  high mark: " << plan.high_query.display() << "\n";
   if (plan.batching)
     std::cout << "  batches:   " << plan.batching->size << " rows each, one transaction per batch; bound: "
@@ -151,7 +154,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     wi.reread_bound = Sql("CAST(").value((*st.watermark.high)[0]).text(" AS " + plan.tuple_types[0] + ")");
   }
   if (opts.dry_run) {
-    print_plan(p, st, plan, wi, writer);
+    print_plan(p, st, plan, wi, writer, src.estimate_rows(plan.select));
     return res;
   }
 
@@ -311,20 +314,34 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines)) {
     PipelineResult r;
     r.pipeline = p->name;
-    try {
-      // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range
-      // is one chunk.
-      const bool chunked = opts.request.mode == RunMode::kRange &&
-                           (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
+    // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range is
+    // one chunk.
+    const bool chunked = opts.request.mode == RunMode::kRange &&
+                         (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
+    auto once = [&]() -> PipelineResult {
       if (p->detect.strategy == "files") {
         if (chunked)
           throw ConfigError("pipeline " + p->name + ": strategy files loads one file per transaction; --chunk, "
                             "--jobs and --advance-watermark do not apply");
-        r = run_files(cfg, *p, opts);
-      } else if (p->detect.strategy == "cdc") {
-        r = run_cdc(cfg, *p, opts);
-      } else {
-        r = chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
+        return run_files(cfg, *p, opts);
+      }
+      if (p->detect.strategy == "cdc") return run_cdc(cfg, *p, opts);
+      return chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
+    };
+    try {
+      // A lost connection or a serialization failure changed nothing: with `retries`, try again.
+      for (int attempt = 0;; ++attempt) {
+        try {
+          r = once();
+          break;
+        } catch (const TransientError& e) {
+          if (attempt >= cfg.retries.attempts) throw;
+          const int64_t wait_ms = std::min<int64_t>(cfg.retries.backoff_ms << std::min(attempt, 16), 300000);
+          log::PipelineScope scope(p->name);
+          spdlog::warn("{}; retrying in {:.1f}s (retry {} of {})", redact_text(e.what()), wait_ms / 1000.0,
+                       attempt + 1, cfg.retries.attempts);
+          std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+        }
       }
       if (!opts.dry_run) {
         log::PipelineScope scope(p->name);

@@ -1,5 +1,7 @@
 // Overlapping runs, killed backends and timeouts: the target still ends equal to the source.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "integration/harness.hpp"
@@ -167,4 +169,74 @@ TEST_CASE("a run whose state row moved under it (a lost lock) commits nothing: c
   CHECK_THAT(r.err, Catch::Contains("its state changed while this run was working"));
   CHECK(s.state_json("t") == before);
   CHECK(s.db().value("SELECT count(*) FROM " + s.tgt() + ".t WHERE v = 'changed'") == "0");
+}
+
+TEST_CASE("retries: a run whose connection is lost is tried again and succeeds", "[pg][server][retries]") {
+  Scenario s;
+  make_table(s, 1000);
+  s.write_config(kPipeline);
+  {  // the same pipeline, with retries
+    std::ifstream in(s.config());
+    std::stringstream text;
+    text << "retries: {attempts: 2, backoff: 200ms}\n" << in.rdbuf();
+    std::ofstream(s.config()) << text.str();
+  }
+  REQUIRE(s.run().exit_code == 0);
+  s.db().exec("UPDATE " + s.src() + ".t SET v = 'changed', at = now() WHERE id % 10 = 0");
+  Db blocker;
+  pqxx::work hold(blocker.conn());
+  hold.exec("LOCK TABLE " + s.tgt() + ".t IN EXCLUSIVE MODE");
+  tmtest::CliProcess p = tmtest::start_cli({"run", "-c", s.config()});
+  s.wait_until_run_blocks();
+  s.db().exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tidemark' AND "
+              "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%" + s.tgt() + "%'");
+  hold.commit();
+  CliResult r = tmtest::finish(p);
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("connection lost") && Catch::Contains("retrying in 0.2s (retry 1 of 2)"));
+  CHECK(s.same_content("t", "t", "id"));
+}
+
+TEST_CASE("retries: a data error is never retried", "[pg][server][retries]") {
+  Scenario s;
+  make_table(s, 10);
+  s.db().exec("ALTER TABLE " + s.tgt() + ".t ADD CONSTRAINT short_v CHECK (length(v) < 5)");
+  s.db().exec("UPDATE " + s.src() + ".t SET v = 'far too long' WHERE id = 1");
+  s.write_config(kPipeline);
+  std::ifstream in(s.config());
+  std::stringstream text;
+  text << "retries: {attempts: 3, backoff: 10s}\n" << in.rdbuf();
+  std::ofstream(s.config()) << text.str();
+  CliResult r = s.run();
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("violates check constraint") && !Catch::Contains("retrying"));
+}
+
+TEST_CASE("timeouts given as connection keys end a stuck run with a clear error", "[pg][server]") {
+  Scenario s;
+  make_table(s, 100);
+  s.write_config(kPipeline);
+  {  // connections.db as a map with its timeouts
+    std::ifstream in(s.config());
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    const std::string plain = "  db: \"${TIDEMARK_TEST_DSN}\"\n";
+    REQUIRE(yaml.find(plain) != std::string::npos);
+    yaml.replace(yaml.find(plain), plain.size(),
+                 "  db: {dsn: \"${TIDEMARK_TEST_DSN}\", connect_timeout: 5s, lock_timeout: 300ms, statement_timeout: 1m}\n");
+    std::ofstream(s.config()) << yaml;
+  }
+  REQUIRE(s.run().exit_code == 0);
+  s.db().exec("UPDATE " + s.src() + ".t SET v = 'changed', at = now() WHERE id = 1");
+  Db blocker;
+  pqxx::work hold(blocker.conn());
+  hold.exec("LOCK TABLE " + s.tgt() + ".t IN EXCLUSIVE MODE");
+  CliResult r = s.run();
+  hold.commit();
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("[SQLSTATE 55P03]"));
+  REQUIRE(s.run().exit_code == 0);
+  CHECK(s.same_content("t", "t", "id"));
 }

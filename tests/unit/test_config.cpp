@@ -711,3 +711,38 @@ TEST_CASE("config: an empty column name given as a single name is refused like i
   CHECK_THAT(config_error(edit(kBase, "      table: public.customers\n", "      table: public.customers\n      columns: ''\n")),
              Contains("pipelines[1].source.columns: empty column name"));
 }
+
+TEST_CASE("config: connection timeouts become libpq parameters of the connection string", "[unit][config]") {
+  auto dsn_of = [](const std::string& conn) {
+    return parse_config("connections:\n  db: " + conn +
+                            "\npipelines:\n  - name: p\n    source: {connection: db, table: s.t}\n"
+                            "    detect: {strategy: full}\n    target: {connection: db, table: t.t}\n",
+                        "x.yaml")
+        .connections.at("db");
+  };
+  CHECK(dsn_of("{dsn: \"host=h dbname=d\", connect_timeout: 10s, statement_timeout: 30m, lock_timeout: 1500ms}") ==
+        "host=h dbname=d connect_timeout='10' options='-c statement_timeout=1800000ms -c lock_timeout=1500ms'");
+  CHECK(dsn_of("{dsn: \"postgresql://u@h/d?sslmode=require\", lock_timeout: 2s}") ==
+        "postgresql://u@h/d?sslmode=require&options=-c%20lock_timeout%3D2000ms");
+  CHECK(dsn_of("{dsn: \"postgres://h/d\", connect_timeout: 3s}") == "postgres://h/d?connect_timeout=3");
+  CHECK(dsn_of("\"host=h\"") == "host=h");
+  CHECK_THROWS_WITH(dsn_of("{dsn: \"host=h options='-c x=1'\", lock_timeout: 1s}"),
+                    Catch::Contains("connections.db.dsn: already sets options"));
+  CHECK_THROWS_WITH(dsn_of("{dsn: \"host=h\", lock_timeout: soon}"),
+                    Catch::Contains("connections.db.lock_timeout: 'soon' is not a duration"));
+  CHECK_THROWS_WITH(dsn_of("{host: h}"), Catch::Contains("connections.db.host: unknown key"));
+}
+
+TEST_CASE("config: retries take a number of attempts and a backoff", "[unit][config]") {
+  auto cfg = [](const std::string& retries) {
+    return parse_config(retries + "\nconnections: {db: \"\"}\npipelines:\n  - name: p\n    source: {connection: db, table: s.t}\n"
+                        "    detect: {strategy: full}\n    target: {connection: db, table: t.t}\n",
+                        "x.yaml");
+  };
+  CHECK(cfg("").retries.attempts == 0);
+  const Config c = cfg("retries: {attempts: 3, backoff: 2s}");
+  CHECK(c.retries.attempts == 3);
+  CHECK(c.retries.backoff_ms == 2000);
+  CHECK_THROWS_WITH(cfg("retries: {attempts: 11}"), Catch::Contains("retries.attempts: must be between 0 and 10"));
+  CHECK_THROWS_WITH(cfg("retries: {tries: 1}"), Catch::Contains("retries.tries: unknown key"));
+}

@@ -1,0 +1,95 @@
+// `tidemark schema`: the config format as a JSON Schema (draft 2020-12), for editors'
+// completion and checks (docs/config.md#editor-support). validate.cpp stays the authority:
+// it also checks the rules between fields, which a schema cannot express well.
+#include "tidemark/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace tidemark {
+namespace {
+
+using json = nlohmann::json;
+
+json text(const std::string& description) { return {{"type", "string"}, {"description", description}}; }
+json duration(const std::string& description) {
+  return {{"type", "string"},
+          {"pattern", "^\\s*[0-9]+\\s*(us|ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\\s*$"},
+          {"description", description + " (a duration: 30s, 15m, 2h, 1d)"}};
+}
+json names(const std::string& description) {
+  return {{"oneOf", json::array({{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1}}})},
+          {"description", description}};
+}
+json object(json properties, std::vector<std::string> required = {}) {
+  json o = {{"type", "object"}, {"additionalProperties", false}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = required;
+  return o;
+}
+
+}  // namespace
+
+std::string config_json_schema() {
+  const json connection = {
+      {"oneOf", json::array({text("libpq connection string or URI; ${VAR} and ${VAR:-default} are expanded"),
+                             object({{"dsn", text("libpq connection string or URI")},
+                                     {"connect_timeout", duration("libpq connect timeout")},
+                                     {"statement_timeout", duration("server statement_timeout for each session")},
+                                     {"lock_timeout", duration("server lock_timeout for each session")}},
+                                    {"dsn"})})}};
+  const json source = object({{"connection", text("name of a connection")},
+                              {"table", text("source table: table or schema.table")},
+                              {"query", text("a SELECT, used as (query) AS _tm_src")},
+                              {"columns", names("columns to move (default: all)")}},
+                             {"connection"});
+  const json detect = object(
+      {{"strategy", {{"enum", {"id", "updated_at", "full", "files", "cdc"}}, {"description", "change detection"}}},
+       {"cursor", text("the watermark column (id, updated_at)")},
+       {"lookback", {{"type", {"string", "integer"}}, {"description", "re-read window below the watermark"}}},
+       {"settle", duration("ignore rows (updated_at) or files (files) newer than this")},
+       {"null_cursor", {{"enum", {"warn", "include"}}}},
+       {"soft_delete", object({{"column", text("non-NULL (or true) marks a deleted row")},
+                               {"mode", {{"enum", {"delete", "mark"}}}}},
+                              {"column"})},
+       {"path", text("files: the directory")},
+       {"pattern", text("files: glob relative to path (** crosses directories)")},
+       {"exclude", names("files: globs to skip")},
+       {"format", {{"enum", {"csv", "jsonl"}}}},
+       {"csv", object({{"delimiter", text("one character; \\t or tab for tabs")},
+                       {"quote", text("one character")},
+                       {"null", text("an unquoted field equal to this is NULL")}})},
+       {"ignore_unknown_columns", {{"type", "boolean"}}},
+       {"date_from_name", text("files: regex with one group capturing a date in the file name")},
+       {"file_column", text("files: target column naming each row's file (default _source_file)")},
+       {"on_bad_row", {{"enum", {"fail", "quarantine"}}}},
+       {"slot", {{"type", "string"}, {"pattern", "^[a-z0-9_]{1,63}$"}, {"description", "cdc: replication slot"}}}},
+      {"strategy"});
+  const json target = object({{"connection", text("name of a connection")},
+                              {"table", text("target table: table or schema.table")},
+                              {"key", names("columns that identify a row")},
+                              {"write", {{"enum", {"upsert", "delete_insert", "append", "full_refresh"}}}}},
+                             {"connection", "table"});
+  const json pipeline =
+      object({{"name", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,62}$"}}},
+              {"source", source},
+              {"detect", detect},
+              {"target", target},
+              {"batch_size", {{"type", "integer"}, {"minimum", 1}}},
+              {"chunk", {{"type", "string"}, {"description", "backfill chunk: a number of ids or a duration"}}},
+              {"reconcile", object({{"every", {{"type", "integer"}, {"minimum", 1}}},
+                                    {"max_delete_ratio", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}})}},
+             {"name", "detect", "target"});
+  json schema = object(
+      {{"version", {{"const", 1}}},
+       {"connections", {{"type", "object"}, {"additionalProperties", connection}, {"minProperties", 1}}},
+       {"state", object({{"connection", text("name of a connection")}, {"schema", text("schema of the state tables")}})},
+       {"retries", object({{"attempts", {{"type", "integer"}, {"minimum", 0}, {"maximum", 10}}},
+                           {"backoff", duration("wait before the first retry, doubled after each")}})},
+       {"pipelines", {{"type", "array"}, {"minItems", 1}, {"items", pipeline}}}},
+      {"connections", "pipelines"});
+  schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";
+  schema["$id"] = "https://tidemark.dev/schema/config-v1.json";
+  schema["title"] = "tidemark pipeline config";
+  return schema.dump(2) + "\n";
+}
+
+}  // namespace tidemark
