@@ -63,11 +63,17 @@ struct DetectConfig {
   Location loc;
 };
 
+// What a run does when the source has columns the target lacks, or the other way round
+// (docs/writes.md#schema-changes).
+enum class SchemaChange { kFail, kAppendNewColumns, kSyncAllColumns, kIgnore };
+
 struct TargetConfig {
   std::string connection;
   QualifiedName table;
   std::vector<std::string> key;
   std::string write;  // upsert | delete_insert | append | full_refresh
+  bool create = false;  // create a missing target table from the source's columns and key
+  SchemaChange on_schema_change = SchemaChange::kFail;
   Location loc;
 };
 

@@ -65,6 +65,10 @@ struct StoredState {
 struct ColumnInfo {
   std::string name;
   std::string type;  // format_type() of the source column, e.g. "timestamp with time zone"
+  // With its modifier ("numeric(12,2)", "timestamp(3) with time zone") for table sources, to
+  // create or alter target columns alike; `type` for query sources.
+  std::string full_type = {};
+  bool not_null = false;
 };
 
 struct SourceShape {

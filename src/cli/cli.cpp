@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   StatusArgs status;
   DropSlotArgs drop_slot;
   VerifyArgs verify;
+  InitArgs init;
   ReconcileArgs reconcile;
   HistoryArgs history;
   std::string validate_config;
@@ -116,6 +117,15 @@ int main(int argc, char** argv) {
          c->add_flag("--json", verify.json, "Print the result as JSON");
        },
        [&] { return cmd_verify(verify); }},
+      {"init", "Print a commented config for a source table, with the strategy that fits it",
+       [&](CLI::App* c) {
+         c->add_option("--dsn", init.dsn, "libpq connection string of the source (not written to the output)")
+             ->required()->envname("SOURCE_DSN");
+         c->add_option("--table", init.table, "The source table: table or schema.table")->required();
+         c->add_option("--name", init.name, "Pipeline name (default: the table's)");
+         c->add_option("--target", init.target, "Target table (default: analytics.<table>)");
+       },
+       [&] { return cmd_init(init); }},
       {"schema", "Print the config format as a JSON Schema, for editors", [](CLI::App*) {},
        [] {
          std::cout << config_json_schema();

@@ -39,6 +39,12 @@ struct VerifyArgs {
 };
 int cmd_verify(const VerifyArgs& a);
 
+// `tidemark init` (verify_cmd.cpp, with verify: both read a source to check or describe it): a commented config for one source table, on stdout.
+struct InitArgs {
+  std::string dsn, table, name, target;
+};
+int cmd_init(const InitArgs& a);
+
 // Strategy cdc (cdc_cmd.cpp): drop a pipeline's slot, and each slot's state for `status`.
 struct DropSlotArgs {
   std::string config;

@@ -101,4 +101,18 @@ int cmd_verify(const VerifyArgs& a) {
   return same ? kExitOk : kExitRunFailed;
 }
 
+int cmd_init(const InitArgs& a) {
+  std::string error;
+  const auto table = QualifiedName::parse(a.table, &error);
+  if (!table) throw ConfigError("--table '" + a.table + "': " + error);
+  std::optional<QualifiedName> target = QualifiedName{"analytics", table->name};
+  if (!a.target.empty()) {
+    target = QualifiedName::parse(a.target, &error);
+    if (!target) throw ConfigError("--target '" + a.target + "': " + error);
+  }
+  pg::Connection c("source", a.dsn, "tidemark-source");
+  std::cout << init_config(pg::inspect_table(c, *table), a.name.empty() ? table->name : a.name, *target);
+  return kExitOk;
+}
+
 }  // namespace tidemark::cli

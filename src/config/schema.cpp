@@ -66,7 +66,10 @@ std::string config_json_schema() {
   const json target = object({{"connection", text("name of a connection")},
                               {"table", text("target table: table or schema.table")},
                               {"key", names("columns that identify a row")},
-                              {"write", {{"enum", {"upsert", "delete_insert", "append", "full_refresh"}}}}},
+                              {"write", {{"enum", {"upsert", "delete_insert", "append", "full_refresh"}}}},
+                              {"create", {{"type", "boolean"}, {"description", "create a missing target table"}}},
+                              {"on_schema_change",
+                               {{"enum", {"fail", "append_new_columns", "sync_all_columns", "ignore"}}}}},
                              {"connection", "table"});
   const json pipeline =
       object({{"name", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,62}$"}}},

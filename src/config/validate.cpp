@@ -1,6 +1,7 @@
 // Meaning: walks the parsed tree, checks every key against the schema, expands ${ENV} in
 // values and builds the typed Config. All problems are collected and reported together,
 // each as `file:line: field.path: problem`.
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -496,7 +497,23 @@ class Validator {
     if (!n) return error(parent, p, "required");
     if (!expect_map(n, p)) return;
     t.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"connection", "table", "key", "write"});
+    check_keys(n, p, {"connection", "table", "key", "write", "create", "on_schema_change"});
+    if (auto c = n["create"]) {
+      if (auto v = get_string(c, p + ".create")) {
+        if (*v == "true" || *v == "false") t.create = *v == "true";
+        else error(c, p + ".create", "must be true or false");
+      }
+    }
+    if (auto o = n["on_schema_change"]) {
+      static const std::vector<std::string> modes = {"fail", "append_new_columns", "sync_all_columns", "ignore"};
+      if (auto v = get_string(o, p + ".on_schema_change")) {
+        const auto it = std::find(modes.begin(), modes.end(), *v);
+        if (it == modes.end())
+          error(o, p + ".on_schema_change", "must be one of fail, append_new_columns, sync_all_columns, ignore" +
+                                                did_you_mean(*v, modes));
+        else t.on_schema_change = static_cast<SchemaChange>(it - modes.begin());
+      }
+    }
     if (auto c = n["connection"]) {
       if (auto v = get_string(c, p + ".connection")) {
         t.connection = *v;

@@ -13,6 +13,8 @@
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
 #include "tidemark/plan.hpp"
+#include "tidemark/inspect.hpp"
+#include "tidemark/target_schema.hpp"
 #include "tidemark/writer.hpp"
 
 namespace tidemark::pg {
@@ -108,6 +110,9 @@ class Target {
   };
   // Columns of the target table (throws RunError when it does not exist).
   std::vector<Column> columns(const QualifiedName& table);
+  // The table's columns with their types (format_type with modifier); nullopt when the table
+  // does not exist.
+  std::optional<std::vector<TargetColumn>> describe(const QualifiedName& table);
   // True when `key` is exactly a primary key or unique constraint of the table.
   bool key_is_unique(const QualifiedName& table, const std::vector<std::string>& key);
   // True when the table has no rows; then it is also locked against other writers until
@@ -175,6 +180,9 @@ class ChangeSource {
   Connection& c_;
   std::string slot_;
 };
+
+// `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
+InspectedTable inspect_table(Connection& c, const QualifiedName& table);
 
 struct RunRecord {
   int64_t id = 0;

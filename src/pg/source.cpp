@@ -35,7 +35,19 @@ SourceShape Source::describe(const PipelineConfig& p) {
     pqxx::result types =
         tx.exec("SELECT format_type(t, NULL) FROM unnest(" + tx.quote(arr) + "::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i");
     std::vector<ColumnInfo> all;
-    for (pqxx::row::size_type i = 0; i < r.columns(); ++i) all.push_back({r.column_name(i), types[i][0].c_str()});
+    for (pqxx::row::size_type i = 0; i < r.columns(); ++i)
+      all.push_back({r.column_name(i), types[i][0].c_str(), types[i][0].c_str(), false});
+    if (p.source.table) {  // exact types and NOT NULL, for target.create / on_schema_change
+      pqxx::result exact = tx.exec("SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+                                   "WHERE attrelid = to_regclass(" + tx.quote(p.source.table->quoted()) +
+                                   ") AND attnum > 0 AND NOT attisdropped");
+      for (auto& c : all)
+        for (const auto& row : exact)
+          if (c.name == row[0].c_str()) {
+            c.full_type = row[1].c_str();
+            c.not_null = row[2].as<bool>();
+          }
+    }
 
     SourceShape shape;
     if (p.source.columns.empty()) {

@@ -34,6 +34,20 @@ std::vector<Target::Column> Target::columns(const QualifiedName& table) {
   }
 }
 
+std::optional<std::vector<TargetColumn>> Target::describe(const QualifiedName& table) {
+  try {
+    pqxx::result r = tx_->exec("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
+                               "a.attrelid = to_regclass(" + tx_->quote(table.quoted()) +
+                               ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+    if (r.empty()) return std::nullopt;
+    std::vector<TargetColumn> out;
+    for (const auto& row : r) out.push_back({row[0].c_str(), row[1].c_str()});
+    return out;
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
 bool Target::key_is_unique(const QualifiedName& table, const std::vector<std::string>& key) {
   try {
     pqxx::row r = tx_->exec1(

@@ -60,6 +60,31 @@ Connections connect(const Config& cfg, const PipelineConfig& p) {
   return c;
 }
 
+// The target made to fit the source before anything is read (target.create,
+// target.on_schema_change), in a transaction of its own; a dry run only says what it would do.
+void fit_target_schema(const PipelineConfig& p, SourceShape& shape, pg::Connection& conn, bool dry_run) {
+  pg::Target t(conn);
+  t.begin();
+  const SchemaPlan plan = plan_target_schema(p, shape.columns, t.describe(p.target.table));
+  if (plan.error) {
+    t.abort();
+    throw RunError(*plan.error);
+  }
+  for (const auto& note : plan.notes) spdlog::info("{}{}", dry_run ? "would have " : "", note);
+  if (dry_run) {
+    t.abort();
+  } else {
+    for (const auto& ddl : plan.ddl) t.exec(Sql(ddl));
+    t.commit();
+  }
+  auto& cols = shape.columns;
+  cols.erase(std::remove_if(cols.begin(), cols.end(),
+                            [&](const ColumnInfo& c) {
+                              return std::find(plan.ignored.begin(), plan.ignored.end(), c.name) != plan.ignored.end();
+                            }),
+             cols.end());
+}
+
 void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPlan& plan, const WriteInput& wi,
                 const Writer& writer, std::optional<int64_t> estimate) {
   std::cout << "pipeline " << p.name << " (strategy " << p.detect.strategy << ", write " << writer.name() << ", "
@@ -119,6 +144,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 
   pg::Source src(*conns.source);
   SourceShape shape = src.describe(p);
+  fit_target_schema(p, shape, *conns.target, opts.dry_run);
   // Range bounds are resolved (relative forms) and checked against the cursor's type before
   // anything runs.
   RunRequest effective = req;

@@ -142,3 +142,22 @@ TEST_CASE("plan: shows the window, the SQL and the planner's row estimate, and w
   CHECK_THAT(r.out, Catch::Contains("estimate:  about 5000 row(s)") && Catch::Contains("(dry run: nothing was written)"));
   CHECK(s.db().value("SELECT count(*) FROM " + s.tgt() + ".t") == "0");
 }
+
+TEST_CASE("init: prints a config for a real table that validates and runs", "[pg][cli][init]") {
+  tmtest::Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".o (id bigserial PRIMARY KEY, amount numeric(12,2), "
+              "updated_at timestamptz NOT NULL DEFAULT now()); CREATE INDEX ON " + s.src() + ".o (updated_at);"
+              "INSERT INTO " + s.src() + ".o (amount) SELECT g FROM generate_series(1, 20000) g; ANALYZE " + s.src() + ".o");
+  CliResult r = tmtest::run_cli({"init", "--dsn", tmtest::test_dsn(), "--table", s.src() + ".o", "--target", s.tgt() + ".o"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("detect: {strategy: updated_at, cursor: updated_at}"));
+  CHECK(r.out.find(tmtest::test_dsn()) == std::string::npos);  // the DSN is never written out
+  const std::string file = s.dir() + "/init.yaml";
+  std::ofstream(file) << r.out;
+  const std::map<std::string, std::string> env = {{"SOURCE_DSN", tmtest::test_dsn()}, {"WAREHOUSE_DSN", tmtest::test_dsn()}};
+  CHECK(tmtest::run_cli({"validate", "-c", file}, env).exit_code == 0);
+  CliResult run = tmtest::run_cli({"run", "-c", file}, env);  // target.create makes the table
+  INFO(run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(s.same_content("o", "o", "id"));
+}

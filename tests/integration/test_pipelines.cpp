@@ -591,3 +591,34 @@ TEST_CASE("batch_size: a batch below the stored high never promotes the pending 
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'slow'", s)) == "1");
   CHECK(same_items(s));
 }
+
+TEST_CASE("schema changes: target.create makes the table; a new source column fails, or is added or ignored",
+          "[pg][schema_change]") {
+  auto mode = GENERATE(as<std::string>{}, "fail", "append_new_columns", "ignore");
+  INFO(mode);
+  tmtest::Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".o (id bigserial PRIMARY KEY, amount numeric(12,2) NOT NULL, "
+              "updated_at timestamptz NOT NULL DEFAULT now());"
+              "INSERT INTO " + s.src() + ".o (amount) SELECT g FROM generate_series(1, 50) g");
+  s.write_config("  - name: o\n    source: {connection: db, table: SRC.o}\n    detect: {strategy: updated_at, cursor: updated_at}\n"
+                 "    target: {connection: db, table: TGT.o, key: [id], create: true, on_schema_change: " + mode + "}\n");
+  s.run_ok();
+  CHECK(s.same_content("o", "o", "id"));
+  CHECK(s.db().value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '" + s.tgt() +
+                     ".o'::regclass AND attname = 'amount'") == "numeric(12,2)");
+  s.db().exec("ALTER TABLE " + s.src() + ".o ADD COLUMN note text; UPDATE " + s.src() +
+              ".o SET note = 'n' || id, updated_at = now() WHERE id <= 10");
+  tmtest::CliResult r = s.run();
+  if (mode == "fail") {
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("lacks source column(s): note"));
+  } else if (mode == "append_new_columns") {
+    CHECK(r.exit_code == 0);
+    CHECK(s.same_content("o", "o", "id"));
+  } else {
+    CHECK(r.exit_code == 0);
+    CHECK(s.db().value("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" + s.tgt() +
+                       "' AND column_name = 'note'") == "0");
+    CHECK(s.db().value("SELECT count(*) FROM " + s.tgt() + ".o") == "50");
+  }
+}

@@ -1,0 +1,30 @@
+// What a source table looks like, as `tidemark init` needs it (src/pg/inspect.cpp reads it;
+// src/config/init.cpp, pure, turns it into a commented config).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tidemark/sql.hpp"
+
+namespace tidemark {
+
+struct InspectedColumn {
+  std::string name, type;  // format_type with modifier
+  bool not_null = false;
+  bool indexed = false;     // an index leads with it
+  std::string default_expr; // e.g. "now()", "nextval('orders_id_seq'::regclass)"; "" when none
+};
+
+struct InspectedTable {
+  QualifiedName table;
+  std::vector<InspectedColumn> columns;
+  std::vector<std::string> primary_key;
+  int64_t estimated_rows = 0;  // pg_class.reltuples (-1 when never analyzed)
+};
+
+// The config `tidemark init` prints for `t`: a pipeline named `name`, loading into `target`,
+// with the strategy and cursor it recommends and a comment saying why.
+std::string init_config(const InspectedTable& t, const std::string& name, const QualifiedName& target);
+
+}  // namespace tidemark

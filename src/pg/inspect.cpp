@@ -1,0 +1,33 @@
+// Reading a source table's shape for `tidemark init`.
+#include "pg/pg.hpp"
+#include "tidemark/inspect.hpp"
+
+namespace tidemark::pg {
+
+InspectedTable inspect_table(Connection& c, const QualifiedName& table) {
+  try {
+    pqxx::nontransaction tx(c.raw());
+    const std::string rel = "to_regclass(" + tx.quote(table.quoted()) + ")";
+    pqxx::row head = tx.exec1("SELECT " + rel + " IS NOT NULL, (SELECT reltuples::bigint FROM pg_class WHERE oid = " + rel + ")");
+    if (!head[0].as<bool>()) throw RunError("source '" + c.name() + "': table " + table.display() + " does not exist");
+    InspectedTable t;
+    t.table = table;
+    t.estimated_rows = head[1].is_null() ? -1 : head[1].as<int64_t>();
+    for (const auto& row : tx.exec(
+             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+             " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum),"
+             " coalesce(pg_get_expr(d.adbin, d.adrelid), '')"
+             " FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+             " WHERE a.attrelid = " + rel + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"))
+      t.columns.push_back({row[0].c_str(), row[1].c_str(), row[2].as<bool>(), row[3].as<bool>(), row[4].c_str()});
+    for (const auto& row : tx.exec("SELECT a.attname FROM pg_index i JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(n, o)"
+                                   " ON true JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+                                   " WHERE i.indrelid = " + rel + " AND i.indisprimary ORDER BY k.o"))
+      t.primary_key.push_back(row[0].c_str());
+    return t;
+  } catch (...) {
+    translate("source '" + c.name() + "'");
+  }
+}
+
+}  // namespace tidemark::pg
