@@ -21,7 +21,17 @@ struct InspectedTable {
   std::vector<InspectedColumn> columns;
   std::vector<std::string> primary_key;
   int64_t estimated_rows = 0;  // pg_class.reltuples (-1 when never analyzed)
+  std::string replica_identity;  // pg_class.relreplident: d(efault), n(othing), f(ull), i(ndex)
+  std::string wal_level;         // of the source server
 };
+
+// `tidemark advise`: what fits a pipeline and what is risky, from its source table's shape.
+struct Advice {
+  enum class Kind { kOk, kAdvice, kRisk } kind;
+  std::string text;
+};
+std::vector<Advice> advise(const struct PipelineConfig& p, const InspectedTable& t);
+const char* advice_kind(Advice::Kind k);
 
 // The config `tidemark init` prints for `t`: a pipeline named `name`, loading into `target`,
 // with the strategy and cursor it recommends and a comment saying why.

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   DropSlotArgs drop_slot;
   VerifyArgs verify;
   InitArgs init;
+  AdviseArgs advise_args;
   ReconcileArgs reconcile;
   HistoryArgs history;
   std::string validate_config;
@@ -126,6 +127,13 @@ int main(int argc, char** argv) {
          c->add_option("--target", init.target, "Target table (default: analytics.<table>)");
        },
        [&] { return cmd_init(init); }},
+      {"advise", "Inspect each pipeline's source table and say what fits and what is risky; changes nothing",
+       [&](CLI::App* c) {
+         c->add_option("-c,--config", advise_args.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+         c->add_option("pipelines", advise_args.pipelines, "Pipelines to inspect (default: all)");
+         c->add_flag("--json", advise_args.json, "JSON output");
+       },
+       [&] { return cmd_advise(advise_args); }},
       {"schema", "Print the config format as a JSON Schema, for editors", [](CLI::App*) {},
        [] {
          std::cout << config_json_schema();

@@ -45,6 +45,14 @@ struct InitArgs {
 };
 int cmd_init(const InitArgs& a);
 
+// `tidemark advise` (verify_cmd.cpp): per pipeline, what fits its source and what is risky.
+struct AdviseArgs {
+  std::string config;
+  std::vector<std::string> pipelines;
+  bool json = false;
+};
+int cmd_advise(const AdviseArgs& a);
+
 // Strategy cdc (cdc_cmd.cpp): drop a pipeline's slot, and each slot's state for `status`.
 struct DropSlotArgs {
   std::string config;

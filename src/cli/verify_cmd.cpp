@@ -101,6 +101,38 @@ int cmd_verify(const VerifyArgs& a) {
   return same ? kExitOk : kExitRunFailed;
 }
 
+int cmd_advise(const AdviseArgs& a) {
+  Config cfg = load_config(a.config);
+  nlohmann::json all = nlohmann::json::array();
+  int rc = kExitOk;
+  for (const PipelineConfig* p : select_pipelines(cfg, a.pipelines)) {
+    if (!p->source.table) {
+      if (!a.json)
+        std::cout << p->name << ": nothing to inspect (" << (p->detect.strategy == "files" ? "a directory" : "a query")
+                  << " source)\n";
+      continue;
+    }
+    std::vector<Advice> advice;
+    try {
+      pg::Connection c(p->source.connection, cfg.connections.at(p->source.connection), "tidemark-source");
+      advice = advise(*p, pg::inspect_table(c, *p->source.table));
+    } catch (const RunError& e) {
+      spdlog::error("{}: {}", p->name, e.what());
+      rc = kExitRunFailed;
+      continue;
+    }
+    nlohmann::json items = nlohmann::json::array();
+    if (!a.json) std::cout << p->name << " (" << p->detect.strategy << ", " << p->source.table->display() << "):\n";
+    for (const auto& x : advice) {
+      if (a.json) items.push_back({{"kind", advice_kind(x.kind)}, {"text", x.text}});
+      else std::cout << "  " << advice_kind(x.kind) << ": " << x.text << "\n";
+    }
+    all.push_back({{"pipeline", p->name}, {"advice", items}});
+  }
+  if (a.json) std::cout << all.dump(2) << "\n";
+  return rc;
+}
+
 int cmd_init(const InitArgs& a) {
   std::string error;
   const auto table = QualifiedName::parse(a.table, &error);

@@ -8,11 +8,15 @@ InspectedTable inspect_table(Connection& c, const QualifiedName& table) {
   try {
     pqxx::nontransaction tx(c.raw());
     const std::string rel = "to_regclass(" + tx.quote(table.quoted()) + ")";
-    pqxx::row head = tx.exec1("SELECT " + rel + " IS NOT NULL, (SELECT reltuples::bigint FROM pg_class WHERE oid = " + rel + ")");
+    pqxx::row head = tx.exec1("SELECT " + rel + " IS NOT NULL, (SELECT reltuples::bigint FROM pg_class WHERE oid = " + rel +
+                              "), (SELECT relreplident::text FROM pg_class WHERE oid = " + rel +
+                              "), current_setting('wal_level')");
     if (!head[0].as<bool>()) throw RunError("source '" + c.name() + "': table " + table.display() + " does not exist");
     InspectedTable t;
     t.table = table;
     t.estimated_rows = head[1].is_null() ? -1 : head[1].as<int64_t>();
+    t.replica_identity = head[2].is_null() ? "" : head[2].c_str();
+    t.wal_level = head[3].c_str();
     for (const auto& row : tx.exec(
              "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
              " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum),"

@@ -161,3 +161,21 @@ TEST_CASE("init: prints a config for a real table that validates and runs", "[pg
   CHECK(run.exit_code == 0);
   CHECK(s.same_content("o", "o", "id"));
 }
+
+TEST_CASE("advise: names the missing cursor index on a real table, and is content once it exists", "[pg][cli][init]") {
+  tmtest::Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".o (id bigserial PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now());"
+              "INSERT INTO " + s.src() + ".o SELECT FROM generate_series(1, 20000); ANALYZE " + s.src() + ".o");
+  s.write_config("  - name: o\n    source: {connection: db, table: SRC.o}\n    detect: {strategy: updated_at, cursor: updated_at}\n"
+                 "    target: {connection: db, table: TGT.o, key: [id]}\n");
+  CliResult before = tmtest::run_cli({"advise", "-c", s.config()});
+  CHECK(before.exit_code == 0);
+  CHECK_THAT(before.out, Catch::Contains("advice: no index leads with updated_at") &&
+                             Catch::Contains("CREATE INDEX ON \"" + s.src() + "\".\"o\" (\"updated_at\");"));
+  s.db().exec("CREATE INDEX ON " + s.src() + ".o (updated_at)");
+  CliResult after = tmtest::run_cli({"advise", "-c", s.config(), "--json"});
+  CHECK(after.exit_code == 0);
+  CHECK(after.json()[0]["advice"][0]["text"] == "an index leads with the cursor updated_at");
+  CHECK(after.out.find("\"risk\"") == std::string::npos);
+  CHECK(s.db().value("SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + s.tgt() + "'") == "0");
+}

@@ -10,7 +10,7 @@ using namespace tidemark;
 namespace {
 
 InspectedTable table(int64_t rows, std::vector<InspectedColumn> cols, std::vector<std::string> pk = {"id"}) {
-  return InspectedTable{QualifiedName{"public", "orders"}, std::move(cols), std::move(pk), rows};
+  return InspectedTable{QualifiedName{"public", "orders"}, std::move(cols), std::move(pk), rows, "d", "logical"};
 }
 
 }  // namespace
@@ -49,4 +49,34 @@ TEST_CASE("init: the recommendation follows size, cursor and key, with notes on 
   // No key at all: full, and a note that upserts need one.
   CHECK_THAT(init_config(table(50000, {{"v", "text", false, false, ""}}, {}), "o", target),
              Catch::Contains("{strategy: full}") && Catch::Contains("no primary key"));
+}
+
+TEST_CASE("advise: a missing cursor index, a nullable application-written cursor and a small table are called out",
+          "[unit][init]") {
+  PipelineConfig p;
+  p.name = "orders";
+  p.detect.strategy = "updated_at";
+  p.detect.cursor = "updated_at";
+  p.target.key = {"id"};
+  auto text = [](const std::vector<Advice>& v) {
+    std::string out;
+    for (const auto& a : v) out += std::string(advice_kind(a.kind)) + ": " + a.text + "\n";
+    return out;
+  };
+  const std::string risky = text(advise(
+      p, table(1000000, {{"id", "bigint", true, true, ""}, {"updated_at", "timestamp with time zone", false, false, ""}})));
+  CHECK_THAT(risky, Catch::Contains(R"(advice: no index leads with updated_at, so each run scans the table: CREATE INDEX ON "public"."orders" ("updated_at");)") &&
+                        Catch::Contains("risk: updated_at may be NULL") && Catch::Contains("risk: updated_at has no DEFAULT now()") &&
+                        Catch::Contains("watermarks cannot see deletes"));
+  const std::string fine = text(advise(
+      p, table(1000000, {{"id", "bigint", true, true, ""}, {"updated_at", "timestamp with time zone", true, true, "now()"}})));
+  CHECK_THAT(fine, Catch::Contains("ok: an index leads with the cursor updated_at") && !Catch::Contains("risk:"));
+  CHECK_THAT(text(advise(p, table(300, {{"id", "bigint", true, true, ""}, {"updated_at", "timestamp with time zone", true, true, "now()"}}))),
+             Catch::Contains("strategy full would be as cheap"));
+  p.detect.strategy = "cdc";
+  InspectedTable no_key = table(1000000, {{"v", "text", false, false, ""}}, {});
+  no_key.wal_level = "replica";
+  CHECK_THAT(text(advise(p, no_key)), Catch::Contains("risk: wal_level is replica") &&
+                                          Catch::Contains("risk: no replica identity") &&
+                                          Catch::Contains("risk: the table has no primary key"));
 }
