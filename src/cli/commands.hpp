@@ -29,6 +29,8 @@ struct StatusArgs {
 };
 
 int cmd_run(const RunArgs& a);
+// Rows as left-aligned columns two spaces apart (status, history).
+void print_table(const std::vector<std::vector<std::string>>& rows);
 int cmd_status(const StatusArgs& a);
 int cmd_validate(const std::string& config, bool quiet);
 

@@ -2,6 +2,8 @@
 // the facts `run --metrics-file` reads from the same table.
 #include "cli/history_cmd.hpp"
 
+#include "cli/commands.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,24 +49,6 @@ std::string safe_text(const std::optional<Watermark>& w) { return w ? tuple_text
 std::string first_line(const std::string& s) {
   const size_t nl = s.find('\n');
   return nl == std::string::npos ? s : s.substr(0, nl) + " …";
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
-  }
 }
 
 json opt_json(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
