@@ -67,11 +67,21 @@ struct DetectConfig {
 // (docs/writes.md#schema-changes).
 enum class SchemaChange { kFail, kAppendNewColumns, kSyncAllColumns, kIgnore };
 
+// target.partition_by (write partition_overwrite, docs/writes.md#partition-overwrite): the
+// windows a delta touches are replaced whole. Day and month windows of a timestamptz column
+// are calendar days/months in `time_zone`.
+struct PartitionBy {
+  std::string column;
+  enum class Granularity { kDay, kMonth, kValue } granularity = Granularity::kValue;
+  std::string time_zone = "UTC";
+};
+
 struct TargetConfig {
   std::string connection;
   QualifiedName table;
   std::vector<std::string> key;
-  std::string write;  // upsert | delete_insert | append | full_refresh
+  std::string write;  // upsert | delete_insert | append | full_refresh | partition_overwrite
+  std::optional<PartitionBy> partition_by;
   bool create = false;  // create a missing target table from the source's columns and key
   SchemaChange on_schema_change = SchemaChange::kFail;
   Location loc;
@@ -98,6 +108,9 @@ struct PipelineConfig {
 struct StateConfig {
   std::string connection;  // empty: each pipeline's target connection
   std::string schema = "tidemark";
+  // `state: {file: path}` (docs/operations.md#state-file): state in a local JSON file instead;
+  // a relative path is resolved against the config file's directory. Empty: the schema.
+  std::string file;
 };
 
 // Top-level `retries`: runs that fail with a TransientError are tried again, after `backoff`,
@@ -118,6 +131,7 @@ struct Config {
   const PipelineConfig* find(const std::string& name) const;
   // The connection name holding a pipeline's state (state.connection or its target's).
   const std::string& state_connection(const PipelineConfig& p) const;
+  // True when the state commits in the data's transaction (false with state.file).
   bool state_with_target(const PipelineConfig& p) const;
 };
 

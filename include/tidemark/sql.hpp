@@ -54,6 +54,9 @@ class Sql {
   std::vector<SqlValue> values_;
 };
 
+// A PostgreSQL array literal of text elements ('{"a","b"}'), each element quoted.
+std::string array_literal(const std::vector<std::string>& items);
+
 // Comma-separated quoted identifiers, optionally each prefixed with `alias.`.
 std::string ident_list(const std::vector<std::string>& names, const std::string& alias = "");
 

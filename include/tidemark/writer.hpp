@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tidemark/partition.hpp"
 #include "tidemark/plan.hpp"
 #include "tidemark/strategy.hpp"
 
@@ -30,6 +31,15 @@ struct WriteInput {
   // deleted row, or true when `soft_delete_boolean`.
   std::optional<std::string> soft_delete_column = {};
   bool soft_delete_boolean = false;
+  // partition_overwrite: the stage holds the complete rows of `windows` (and of the windows
+  // whose partitions are in `truncate`, each exactly one window); their target rows go.
+  struct Partitions {
+    PartitionBy by;
+    std::string type;  // the column's source type, for the window literals
+    Windows windows;   // replaced by DELETE
+    std::vector<std::string> truncate;  // quoted partition names, replaced by TRUNCATE
+  };
+  std::optional<Partitions> partitions = {};
 };
 
 struct WriteStatement {

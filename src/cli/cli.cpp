@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/history_cmd.hpp"
 #include "cli/reconcile_cmd.hpp"
+#include "cli/state_cmd.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/util.hpp"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   AdviseArgs advise_args;
   ReconcileArgs reconcile;
   HistoryArgs history;
+  StateArgs state_export, state_import;
   std::string validate_config;
   std::function<int()> handler;
 
@@ -150,6 +152,19 @@ int main(int argc, char** argv) {
     cmd.options(sub);
     sub->callback([&handler, &cmd] { handler = cmd.handler; });
   }
+  // `state export|import`: a command with subcommands of its own.
+  CLI::App* state = app.add_subcommand("state", "Move pipeline state between the state schema and a state file");
+  state->require_subcommand(1);
+  CLI::App* exp = state->add_subcommand("export", "Print the pipelines' state as a JSON state document on stdout");
+  exp->add_option("-c,--config", state_export.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+  exp->add_option("pipelines", state_export.pipelines, "Pipelines to export (default: all)");
+  exp->callback([&] { handler = [&] { return cmd_state_export(state_export); }; });
+  CLI::App* imp = state->add_subcommand("import", "Write a state document into the config's state store");
+  imp->add_option("-c,--config", state_import.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+  imp->add_option("file", state_import.file, "The state document (- for stdin)")->required();
+  imp->add_option("pipelines", state_import.pipelines, "Pipelines to import (default: all in the document)");
+  imp->add_flag("--force", state_import.force, "Replace state a pipeline already has");
+  imp->callback([&] { handler = [&] { return cmd_state_import(state_import); }; });
 
   try {
     app.parse(argc, argv);
@@ -157,6 +172,7 @@ int main(int argc, char** argv) {
     if (e.get_name() == "RequiredError" && argc > 1) {
       std::vector<std::string> names;
       for (const auto& c : commands) names.push_back(c.name);
+      names.push_back("state");
       std::string first = argv[1];
       if (first.rfind('-', 0) != 0 && std::find(names.begin(), names.end(), first) == names.end()) {
         std::cerr << "tidemark: unknown command '" << first << "'" << did_you_mean(first, names) << "\n";

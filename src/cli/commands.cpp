@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/history_cmd.hpp"
+#include "cli/state_cmd.hpp"
 #include "pg/pg.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/util.hpp"
@@ -121,8 +122,14 @@ int cmd_status(const StatusArgs& a) {
   auto selected = select_pipelines(cfg, a.pipelines);
   // One connection per state database.
   std::map<std::string, std::vector<std::string>> by_state;
-  for (const auto* p : selected) by_state[cfg.state_connection(*p)].push_back(p->name);
   std::map<std::string, pg::StatusRow> rows;
+  if (!cfg.state.file.empty()) {
+    std::vector<std::string> names;
+    for (const auto* p : selected) names.push_back(p->name);
+    rows = file_status(cfg, names);
+  } else {
+    for (const auto* p : selected) by_state[cfg.state_connection(*p)].push_back(p->name);
+  }
   std::vector<pg::BackfillProgress> backfills;
   int rc = kExitOk;
   for (const auto& [conn, names] : by_state) {
@@ -145,7 +152,7 @@ int cmd_status(const StatusArgs& a) {
                      {"strategy", p->detect.strategy},
                      {"watermark", r.has_state ? r.watermark.to_json() : json(nullptr)},
                      {"state_updated_at", r.state_updated_at},
-                     {"last_run", r.last_run_id ? json{{"run_id", r.last_run_id},
+                     {"last_run", !r.last_status.empty() ? json{{"run_id", r.last_run_id ? json(r.last_run_id) : json(nullptr)},
                                                         {"mode", r.last_mode},
                                                         {"status", r.last_status},
                                                         {"started_at", r.last_started},
@@ -153,7 +160,7 @@ int cmd_status(const StatusArgs& a) {
                                                         {"rows_read", r.last_rows_read},
                                                         {"rows_written", r.last_rows_written},
                                                         {"error", r.last_error}}
-                                                  : json(nullptr)}});
+                                                        : json(nullptr)}});
       json fills = json::array();
       for (const auto& b : backfills)
         if (b.pipeline == p->name)
@@ -185,10 +192,10 @@ int cmd_status(const StatusArgs& a) {
                                      ? p->detect.strategy + " (stored: " + r.strategy + ")"
                                      : p->detect.strategy;
     table.push_back({p->name, strategy, r.has_state ? tuple_text(r.watermark.high) : "-",
-                     r.has_state ? tuple_text(r.watermark.safe) : "-", r.last_run_id ? r.last_started : "never",
-                     r.last_run_id ? r.last_mode : "-", r.last_run_id ? r.last_status : "-",
-                     r.last_run_id ? std::to_string(r.last_rows_read) : "-",
-                     r.last_run_id ? std::to_string(r.last_rows_written) : "-"});
+                     r.has_state ? tuple_text(r.watermark.safe) : "-", !r.last_status.empty() ? r.last_started : "never",
+                     !r.last_status.empty() ? r.last_mode : "-", !r.last_status.empty() ? r.last_status : "-",
+                     !r.last_status.empty() ? std::to_string(r.last_rows_read) : "-",
+                     !r.last_status.empty() ? std::to_string(r.last_rows_written) : "-"});
   }
   print_table(table);
   for (const auto& s : cdc_slots(cfg, selected))

@@ -58,6 +58,9 @@ json opt_json(const std::optional<int64_t>& v) { return v ? json(*v) : json(null
 int cmd_history(const HistoryArgs& a) {
   Config cfg = load_config(a.config);
   if (a.limit < 1) throw ConfigError("--limit must be at least 1");
+  if (!cfg.state.file.empty())
+    throw ConfigError(cfg.path + ": history reads the state schema's runs table; with state.file only each "
+                      "pipeline's last run is kept: see `tidemark status`");
   const auto selected = select_pipelines(cfg, a.pipelines);
   // One connection per state database, as `status` does.
   std::map<std::string, std::vector<std::string>> by_state;
@@ -120,7 +123,7 @@ bool write_run_metrics(const Config& cfg, const std::vector<PipelineResult>& res
                        double since) {
   std::map<std::string, std::vector<std::string>> by_state;
   for (const auto& r : results)
-    if (const PipelineConfig* p = cfg.find(r.pipeline)) {
+    if (const PipelineConfig* p = cfg.find(r.pipeline); p && cfg.state.file.empty()) {  // a file keeps no run history
       auto& names = by_state[cfg.state_connection(*p)];
       if (std::find(names.begin(), names.end(), r.pipeline) == names.end()) names.push_back(r.pipeline);
     }

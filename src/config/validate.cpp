@@ -233,7 +233,19 @@ class Validator {
   void read_state(const YAML::Node& n, Config& cfg) {
     if (!n) return;
     if (!expect_map(n, "state")) return;
-    check_keys(n, "state", {"connection", "schema"});
+    check_keys(n, "state", {"connection", "schema", "file"});
+    if (auto f = n["file"]) {
+      if (auto v = get_string(f, "state.file")) {
+        if (v->empty()) error(f, "state.file", "must not be empty");
+        else if (v->back() == '/') error(f, "state.file", "'" + *v + "' names a directory; name the JSON file");
+        else cfg.state.file = resolve_path(*v);
+      }
+      for (const char* other : {"connection", "schema"})
+        if (n[other])
+          error(n[other], std::string("state.") + other,
+                "state.file keeps the state in a local file; remove state." + std::string(other) +
+                    " (or state.file to keep it in the database)");
+    }
     if (auto c = n["connection"]) {
       if (auto s = get_string(c, "state.connection")) {
         cfg.state.connection = *s;
@@ -246,6 +258,13 @@ class Validator {
         else cfg.state.schema = *v;
       }
     }
+  }
+
+  // A relative path in the config is relative to the config file's directory.
+  std::string resolve_path(const std::string& path) const {
+    if (path.front() == '/') return path;
+    const size_t slash = file_.rfind('/');
+    return slash == std::string::npos ? path : file_.substr(0, slash + 1) + path;
   }
 
   void check_connection(const YAML::Node& n, const std::string& path, const std::string& name, const Config& cfg) {
@@ -497,7 +516,8 @@ class Validator {
     if (!n) return error(parent, p, "required");
     if (!expect_map(n, p)) return;
     t.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"connection", "table", "key", "write", "create", "on_schema_change"});
+    check_keys(n, p, {"connection", "table", "key", "write", "create", "on_schema_change", "partition_by"});
+    if (auto pb = n["partition_by"]) read_partition_by(pb, p + ".partition_by", t);
     if (auto c = n["create"]) {
       if (auto v = get_string(c, p + ".create")) {
         if (*v == "true" || *v == "false") t.create = *v == "true";
@@ -538,6 +558,40 @@ class Validator {
     }
   }
 
+  void read_partition_by(const YAML::Node& n, const std::string& p, TargetConfig& t) {
+    if (!expect_map(n, p)) return;
+    check_keys(n, p, {"column", "granularity", "time_zone"});
+    PartitionBy pb;
+    if (auto c = n["column"]) {
+      if (auto v = get_string(c, p + ".column")) pb.column = *v;
+    } else {
+      error(n, p + ".column", "required (the column whose windows are replaced)");
+    }
+    static const std::vector<std::string> grains = {"day", "month", "value"};
+    if (auto g = n["granularity"]) {
+      if (auto v = get_string(g, p + ".granularity")) {
+        const auto it = std::find(grains.begin(), grains.end(), *v);
+        if (it == grains.end()) error(g, p + ".granularity", "must be day, month or value" + did_you_mean(*v, grains));
+        else pb.granularity = static_cast<PartitionBy::Granularity>(it - grains.begin());
+      }
+    } else {
+      error(n, p + ".granularity", "required: day, month, or value (each value of the column is a window)");
+    }
+    if (auto z = n["time_zone"]) {
+      if (auto v = get_string(z, p + ".time_zone")) {
+        static const std::regex tz_re(R"([A-Za-z0-9_+\-/:]{1,64})");
+        if (!std::regex_match(*v, tz_re)) error(z, p + ".time_zone", "'" + *v + "' is not a time zone name like UTC or Europe/Berlin");
+        else pb.time_zone = *v;
+      }
+    }
+    t.partition_by = pb;
+  }
+
+  static std::string state_in_target_fix(const Config& cfg) {
+    return cfg.state.file.empty() ? "state.connection must be the target's connection"
+                                  : "the state must be in the target database; remove state.file";
+  }
+
   // Cross-field rules, once every field parsed cleanly; the strategy and the write mode
   // each state their own requirements.
   void semantic_checks(const YAML::Node& n, const std::string& p, const Config& cfg, PipelineConfig& pc) {
@@ -557,8 +611,8 @@ class Validator {
     for (const auto& [field, what] : strategy.check(pc)) report(field, what);
     if (pc.detect.strategy == "files") {  // the file's rows are replaced whatever the key: see strategy/files.cpp
       if (!cfg.state_with_target(pc))
-        report("target.connection", "strategy files keeps its manifest with the data: state.connection must be the "
-                                    "target's connection");
+        report("target.connection",
+               "strategy files keeps its manifest with the data: " + state_in_target_fix(cfg));
     } else {
       for (const auto& [field, what] : writer.check(pc, cfg.state_with_target(pc))) report(field, what);
       for (const char* key : {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
@@ -566,8 +620,16 @@ class Validator {
         if (n["detect"][key]) report(std::string("detect.") + key, "only for strategy files");
     }
     if (pc.detect.strategy == "cdc" && !cfg.state_with_target(pc))
-      report("target.connection", "strategy cdc keeps its slot position with the data: state.connection must be the "
-                                  "target's connection");
+      report("target.connection",
+             "strategy cdc keeps its slot position with the data: " + state_in_target_fix(cfg));
+    if (!cfg.state.file.empty()) {
+      if (!pc.chunk.empty())
+        report("chunk", "chunked backfills record their chunks in the state schema; with state.file a range run is "
+                        "one transaction: remove chunk");
+      if (pc.reconcile)
+        report("reconcile", "counts runs in the state schema's run history, which state.file does not keep; remove "
+                            "reconcile or state.file");
+    }
     if (pc.detect.strategy != "cdc" && n["detect"]["slot"]) report("detect.slot", "only for strategy cdc");
     const auto& cols = pc.source.columns;
     if (!cols.empty()) {
@@ -576,6 +638,12 @@ class Validator {
         report("source.columns", "the cursor column '" + pc.detect.cursor + "' must be among the columns");
       for (const auto& k : pc.target.key)
         if (!in_cols(k)) report("source.columns", "the key column '" + k + "' must be among the columns");
+    }
+    if (pc.target.partition_by) {
+      if (pc.target.write != "partition_overwrite")
+        report("target.partition_by", "only for write partition_overwrite (write is " + pc.target.write + ")");
+      else if (!cols.empty() && std::find(cols.begin(), cols.end(), pc.target.partition_by->column) == cols.end())
+        report("source.columns", "the partition_by column '" + pc.target.partition_by->column + "' must be among the columns");
     }
     delete_checks(p, pc, report);
   }
@@ -641,6 +709,7 @@ const std::string& Config::state_connection(const PipelineConfig& p) const {
 }
 
 bool Config::state_with_target(const PipelineConfig& p) const {
+  if (!state.file.empty()) return false;
   if (state.connection.empty() || state.connection == p.target.connection) return true;
   // Two names for the same DSN are the same database.
   auto a = connections.find(state.connection), b = connections.find(p.target.connection);

@@ -23,8 +23,6 @@ namespace tidemark::pg {
 // through unchanged). Call only inside a catch block.
 [[noreturn]] void translate(const std::string& where);
 
-// A PostgreSQL array literal ('{"a","b"}' text) of the given elements.
-std::string array_literal(const std::vector<std::string>& items);
 
 class Connection {
  public:
@@ -78,6 +76,8 @@ class Source {
   std::optional<Tuple> query_tuple(const Sql& sql);
   // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
   std::vector<Tuple> query_rows(const Sql& sql);
+  // Every row of `sql` inside the open snapshot, NULLs as nullopt.
+  std::vector<std::vector<std::optional<std::string>>> snapshot_rows(const Sql& sql);
   // The planner's row estimate for `select` (EXPLAIN), or nullopt when it cannot say.
   std::optional<int64_t> estimate_rows(const Sql& select);
   // Why the server rejects `value` as input for `type`; nullopt when it accepts it.
@@ -113,6 +113,9 @@ class Target {
   // The table's columns with their types (format_type with modifier); nullopt when the table
   // does not exist.
   std::optional<std::vector<TargetColumn>> describe(const QualifiedName& table);
+  // The partitions of `table` when it is declaratively partitioned (range or list) on exactly
+  // `column`; empty otherwise.
+  std::vector<PartitionInfo> partitions(const QualifiedName& table, const std::string& column);
   // True when `key` is exactly a primary key or unique constraint of the table.
   bool key_is_unique(const QualifiedName& table, const std::vector<std::string>& key);
   // True when the table has no rows; then it is also locked against other writers until
@@ -260,6 +263,8 @@ class StateStore {
   void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
   StoredState load(const std::string& pipeline);
   void forget(const std::string& pipeline);  // deletes the pipeline's state row
+  // `tidemark state import`: the pipeline's state becomes `w` (as a new version).
+  void put(const std::string& pipeline, const std::string& strategy, const Watermark& w);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
   void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,

@@ -43,19 +43,6 @@ void translate(const std::string& where) {
   }
 }
 
-std::string array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    out += i ? ",\"" : "\"";
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 Connection::Connection(std::string name, const std::string& dsn, const std::string& role) : name_(std::move(name)) {
   try {
     conn_ = std::make_unique<pqxx::connection>(dsn);

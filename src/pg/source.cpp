@@ -200,6 +200,20 @@ std::vector<Tuple> Source::query_rows(const Sql& sql) {
   }
 }
 
+std::vector<std::vector<std::optional<std::string>>> Source::snapshot_rows(const Sql& sql) {
+  try {
+    std::vector<std::vector<std::optional<std::string>>> out;
+    for (const auto& row : tx_->exec(c_.render(sql))) {
+      std::vector<std::optional<std::string>> r;
+      for (const auto& f : row) r.push_back(f.is_null() ? std::nullopt : std::optional<std::string>(f.c_str()));
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
 bool Source::tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types) {
   const size_t n = std::min({a.size(), b.size(), types.size()});
   Sql s("SELECT ROW(");

@@ -214,6 +214,19 @@ StoredState StateStore::load(const std::string& pipeline) {
   }
 }
 
+void StateStore::put(const std::string& pipeline, const std::string& strategy, const Watermark& w) {
+  try {
+    pqxx::work tx(c_.raw());
+    tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version) VALUES (" +
+            tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + tx.quote(w.to_json().dump()) +
+            "::jsonb, 1) ON CONFLICT (pipeline) DO UPDATE SET strategy = EXCLUDED.strategy, watermark = "
+            "EXCLUDED.watermark, version = " + table("pipeline_state") + ".version + 1, updated_at = now()");
+    tx.commit();
+  } catch (...) {
+    translate("state of pipeline " + pipeline);
+  }
+}
+
 int64_t StateStore::start_run(const std::string& pipeline, const std::string& mode, const Watermark& before) {
   try {
     char host[256] = {0};

@@ -48,6 +48,23 @@ std::optional<std::vector<TargetColumn>> Target::describe(const QualifiedName& t
   }
 }
 
+std::vector<PartitionInfo> Target::partitions(const QualifiedName& table, const std::string& column) {
+  try {
+    std::vector<PartitionInfo> out;
+    for (const auto& row : tx_->exec(
+             "SELECT format('%I.%I', n.nspname, c.relname), pg_get_expr(c.relpartbound, c.oid)"
+             " FROM pg_partitioned_table pt JOIN pg_inherits i ON i.inhparent = pt.partrelid"
+             " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+             " WHERE pt.partrelid = to_regclass(" + tx_->quote(table.quoted()) + ") AND pt.partnatts = 1"
+             " AND pt.partstrat IN ('r', 'l') AND pt.partattrs[0] = (SELECT a.attnum FROM pg_attribute a"
+             " WHERE a.attrelid = pt.partrelid AND a.attname = " + tx_->quote(column) + ")"))
+      out.push_back({row[0].c_str(), row[1].c_str()});
+    return out;
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
 bool Target::key_is_unique(const QualifiedName& table, const std::vector<std::string>& key) {
   try {
     pqxx::row r = tx_->exec1(

@@ -2,7 +2,7 @@
 // fails the run (or, with :kill, kills the process as a crash would; with :stop, freezes it
 // as a hung host would) the N-th time (default:
 // the first) the run passes <point>. Points: after_snapshot, after_stage, after_apply,
-// before_commit, after_commit, chunk_claimed.
+// before_commit, after_commit, chunk_claimed, state_file_written.
 #pragma once
 
 namespace tidemark {

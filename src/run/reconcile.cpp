@@ -96,6 +96,9 @@ ReconcileResult reconcile_pipeline(const Config& cfg, const PipelineConfig& p, c
   if (!strategy.has_cursor() || p.detect.strategy == "files" || p.target.key.empty())
     throw ConfigError("pipeline " + p.name + ": reconcile compares the keys of watermark pipelines (strategies id and "
                       "updated_at with target.key); strategy " + p.detect.strategy + " does not apply");
+  if (!cfg.state.file.empty())
+    throw ConfigError("pipeline " + p.name + ": reconcile records its runs in the state schema, which state.file "
+                      "replaces; it is not available with state.file");
 
   const bool shared = cfg.state_with_target(p);
   pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");

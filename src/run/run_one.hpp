@@ -19,6 +19,9 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
 
 const char* mode_name(RunMode m);
 
+// Inside a catch block: the message of the exception in flight.
+std::string current_error();
+
 // Inside a catch block: records run res.run_id as failed with the exception's message (a
 // failure to record it is logged, not thrown).
 void record_failed_run(pg::StateStore& store, const PipelineResult& res);
@@ -29,5 +32,13 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
 // "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
 // timestamp cursor's type. Anything else is returned as given.
 std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type);
+
+// partition_overwrite (partition_load.cpp): the column's windowing, checked against the
+// source; the windows `delta` touches (read in the source's open snapshot) and the select of
+// their complete rows; and, once staged, moving windows that are exactly a partition of the
+// target to TRUNCATE (logging which path replaced them).
+WriteInput::Partitions partition_setup(const PipelineConfig& p, const SourceShape& shape);
+Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta, WriteInput& wi);
+void partition_fast_path(pg::Target& tgt, const PipelineConfig& p, WriteInput& wi);
 
 }  // namespace tidemark

@@ -16,6 +16,7 @@
 #include "run/fault.hpp"
 #include "run/observe.hpp"
 #include "run/run_one.hpp"
+#include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/reconcile.hpp"
@@ -46,7 +47,8 @@ struct Connections {
 
 Connections connect(const Config& cfg, const PipelineConfig& p) {
   Connections c;
-  const bool shared = cfg.state_with_target(p);
+  // With state.file the state connection is the target's: it only holds the lock.
+  const bool shared = cfg.state_with_target(p) || !cfg.state.file.empty();
   c.target = std::make_unique<pg::Connection>(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
   if (shared) {
     c.state = c.target.get();
@@ -99,21 +101,28 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   if (plan.batching)
     std::cout << "  batches:   " << plan.batching->size << " rows each, one transaction per batch; bound: "
               << batch_bound_query(plan, std::nullopt).display() << "\n";
+  if (wi.partitions)
+    std::cout << "  windows:   " << window_query(wi.partitions->by, wi.partitions->type, plan.select).display()
+              << "\n             then COPY of the complete rows of those windows; partitions that are exactly one "
+                 "window are emptied with TRUNCATE\n";
   for (const auto& s : writer.statements(wi)) std::cout << "  apply:     " << s.sql.display() << "\n";
   std::cout << "  (dry run: nothing was written)\n";
 }
 
 }  // namespace
 
-void record_failed_run(pg::StateStore& store, const PipelineResult& res) {
-  std::string why;
+std::string current_error() {
   try {
     throw;
   } catch (const std::exception& e) {
-    why = e.what();
+    return e.what();
   } catch (...) {
-    why = "unknown error";
+    return "unknown error";
   }
+}
+
+void record_failed_run(pg::StateStore& store, const PipelineResult& res) {
+  const std::string why = current_error();
   try {
     store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
                                    std::nullopt, redact_text(why)});
@@ -132,11 +141,12 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 
   Connections conns = connect(cfg, p);
   pg::StateStore store(*conns.state, cfg.state.schema);
-  if (!opts.dry_run) store.ensure_schema();
+  RunState state(cfg, p, store);
+  state.prepare(opts.dry_run);
   const bool shared = req.chunk.has_value();  // backfill chunks run side by side
   pg::PipelineLock lock(store, p.name, !opts.dry_run, shared);
 
-  StoredState st = store.load(p.name);
+  StoredState st = state.load();
   if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
     throw RunError("pipeline " + p.name + ": its stored watermark belongs to strategy " + st.strategy +
                    ", the config now says " + p.detect.strategy + "; run once with --full-refresh to start over");
@@ -162,9 +172,11 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   res.window = plan.window;
   // A range run replaces the range: rows deleted at the source inside it disappear from the
   // target too (delete_insert semantics, whatever the incremental write mode).
-  const Writer& writer = plan.replace_target                                 ? *find_writer("full_refresh")
-                         : plan.mode == RunMode::kRange && !p.target.key.empty() ? *find_writer("delete_insert")
-                                                                                 : *find_writer(p.target.write);
+  const bool by_window = p.target.write == "partition_overwrite" && !plan.replace_target;
+  const Writer& writer = plan.replace_target ? *find_writer("full_refresh")
+                         : !by_window && plan.mode == RunMode::kRange && !p.target.key.empty()
+                             ? *find_writer("delete_insert")
+                             : *find_writer(p.target.write);
   WriteInput wi{p.target.table, kStage, plan.columns, p.target.key, plan.order_column, plan.target_range,
                 !p.target.key.empty() && !shape.key_unique};
   if (const auto& sd = p.detect.soft_delete; sd && sd->mode == SoftDeleteConfig::Mode::kDelete) {
@@ -179,14 +191,16 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     wi.reread = WriteInput::Reread::kUpToBound;
     wi.reread_bound = Sql("CAST(").value((*st.watermark.high)[0]).text(" AS " + plan.tuple_types[0] + ")");
   }
+  if (by_window) wi.partitions = partition_setup(p, shape);
   if (opts.dry_run) {
+    if (by_window) wi.partitions->windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
     print_plan(p, st, plan, wi, writer, src.estimate_rows(plan.select));
     return res;
   }
 
   // A cursorless strategy reloads everything on every run: record that as what it is.
   const char* mode = strategy.has_cursor() || req.mode != RunMode::kIncremental ? mode_name(req.mode) : "full";
-  res.run_id = store.start_run(p.name, mode, st.watermark);
+  res.run_id = state.start_run(mode, st.watermark);
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
   if (st.watermark.safe != st.watermark.high && req.mode == RunMode::kIncremental)
@@ -197,8 +211,10 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   bool target_checked = false;
 
   // One target transaction: stage `select`, apply, and commit `next` with it.
-  auto load = [&](const Sql& select, const std::optional<Watermark>& next, bool last) {
+  auto load = [&](const Sql& delta, const std::optional<Watermark>& next, bool last) {
     tgt.begin();
+    // partition_overwrite reads the complete rows of every window the delta touches.
+    const Sql select = by_window ? partition_windows(src, p, delta, wi) : delta;
     if (!target_checked) {
       std::string missing;
       const auto tcols = tgt.columns(p.target.table);
@@ -234,7 +250,9 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     res.rows_read += read;
     if (direct) res.rows_written += read;
     fault_point("after_stage");
-    if (!direct && (read > 0 || plan.replace_target)) {
+    if (!direct && wi.partitions) partition_fast_path(tgt, p, wi);
+    // A range run with nothing left at the source still replaces its range.
+    if (!direct && (read > 0 || plan.replace_target || wi.target_range)) {
       // Temp tables are never auto-analyzed. For a small stage the planner's size estimate
       // (from the file) already picks the index-driven merge, and ANALYZE would cost about
       // a fifth of the run (measured: 28 ms of 130 ms for 20 000 rows); for a large one the
@@ -251,23 +269,15 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     if (next) res.after = *next;
     pg::RunRecord rec{res.run_id,       last ? "succeeded" : "running", res.rows_read, res.rows_written,
                       res.rows_deleted, res.after,                      ""};
-    if (cfg.state_with_target(p)) {
-      if (next) store.save(tgt.tx(), p.name, p.detect.strategy, seen, *next);
-      if (req.chunk) store.mark_chunk_done(tgt.tx(), p.name, *req.chunk, *req.from, rec);
-      store.finish_run(tgt.tx(), rec);
-      fault_point("before_commit");
-      tgt.commit();
-      fault_point("after_commit");
-    } else {
-      fault_point("before_commit");
-      tgt.commit();
-      fault_point("after_commit");
-      // Data first, then state: a crash between them re-reads this delta next run, which
-      // idempotent writes absorb (docs/correctness.md).
-      std::optional<std::pair<ChunkRef, std::string>> chunk;
-      if (req.chunk) chunk = std::make_pair(*req.chunk, *req.from);
-      store.save_and_finish(p.name, p.detect.strategy, seen, next, rec, chunk);
-    }
+    RunState::Chunk chunk;
+    if (req.chunk) chunk = std::make_pair(*req.chunk, *req.from);
+    if (state.with_data()) state.save_with_data(tgt.tx(), seen, next, rec, chunk);
+    fault_point("before_commit");
+    tgt.commit();
+    fault_point("after_commit");
+    // Otherwise data first, then state: a crash between them re-reads this delta next run,
+    // which idempotent writes absorb (docs/correctness.md).
+    if (!state.with_data()) state.save_after_data(seen, next, rec, chunk);
     if (next) {
       seen.exists = true;
       ++seen.version;
@@ -311,7 +321,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     src.finish();
   } catch (...) {
     tgt.abort();
-    record_failed_run(store, res);
+    state.failed(res);
     throw;
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -345,6 +355,10 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
     const bool chunked = opts.request.mode == RunMode::kRange &&
                          (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
     auto once = [&]() -> PipelineResult {
+      if (chunked && !cfg.state.file.empty())
+        throw ConfigError("pipeline " + p->name + ": chunked backfills (--chunk, --jobs, --advance-watermark) record "
+                          "their chunks in the state schema, which state.file replaces; run the range without them "
+                          "(one transaction)");
       if (p->detect.strategy == "files") {
         if (chunked)
           throw ConfigError("pipeline " + p->name + ": strategy files loads one file per transaction; --chunk, "

@@ -4,7 +4,8 @@ namespace tidemark {
 
 static const std::vector<const Writer*>& all_writers() {
   static const std::vector<const Writer*> all = {&write::upsert_writer(), &write::delete_insert_writer(),
-                                                 &write::append_writer(), &write::full_refresh_writer()};
+                                                 &write::append_writer(), &write::full_refresh_writer(),
+                                                 &write::partition_overwrite_writer()};
   return all;
 }
 

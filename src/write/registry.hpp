@@ -7,4 +7,5 @@ const Writer& upsert_writer();
 const Writer& delete_insert_writer();
 const Writer& append_writer();
 const Writer& full_refresh_writer();
+const Writer& partition_overwrite_writer();
 }  // namespace tidemark::write

@@ -183,6 +183,12 @@ void Scenario::wait_until_run_blocks() {
   FAIL("no tidemark run blocked on the target schema " << tgt_ << " within 10 s");
 }
 
+std::string sub(std::string sql, const Scenario& s) {
+  replace_all(sql, "SRC.", s.src() + ".");
+  replace_all(sql, "TGT.", s.tgt() + ".");
+  return sql;
+}
+
 bool Scenario::same_content(const std::string& src_table, const std::string& tgt_table, const std::string& order_by) {
   std::string a = db_.fingerprint(src_ + "." + src_table, order_by);
   std::string b = db_.fingerprint(tgt_ + "." + tgt_table, order_by);

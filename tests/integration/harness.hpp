@@ -81,4 +81,7 @@ class Scenario {
   std::string src_, tgt_, state_, dir_, config_;
 };
 
+// `sql` with SRC. and TGT. replaced by the scenario's schema names.
+std::string sub(std::string sql, const Scenario& s);
+
 }  // namespace tmtest

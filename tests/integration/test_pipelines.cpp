@@ -9,6 +9,7 @@
 using tmtest::CliResult;
 using tmtest::Db;
 using tmtest::Scenario;
+using tmtest::sub;
 
 namespace {
 
@@ -17,12 +18,6 @@ const char* kItemsDdl =
     " updated_at timestamptz NOT NULL DEFAULT now(), note text);"
     "CREATE TABLE TGT.items (id bigint PRIMARY KEY, name text, amount numeric(12,2),"
     " updated_at timestamptz NOT NULL, note text);";
-
-std::string sub(std::string sql, const Scenario& s) {
-  for (size_t p = sql.find("SRC."); p != std::string::npos; p = sql.find("SRC.", p)) sql.replace(p, 3, s.src());
-  for (size_t p = sql.find("TGT."); p != std::string::npos; p = sql.find("TGT.", p)) sql.replace(p, 3, s.tgt());
-  return sql;
-}
 
 // 1000 rows; 50 distinct timestamps so many rows share each (ties at every boundary); notes
 // with tabs, newlines, backslashes, quotes, unicode, empty strings and NULLs.
@@ -307,6 +302,12 @@ TEST_CASE("range runs (--from/--to) replace exactly the range with delete_insert
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE id IN (150, 250)", s)) == "0");
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE id = 450", s)) == "1");  // outside the range
   CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE name = 'fixed'", s)) == "198");
+  // A range with no source rows left still replaces its range: it empties it.
+  s.db().exec(sub("DELETE FROM SRC.items WHERE id >= 600 AND id < 700", s));
+  r = s.run_ok({"items", "--from", "600", "--to", "700"});
+  CHECK(r["rows_read"] == 0);
+  CHECK(r["rows_deleted"] == 100);
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.items WHERE id >= 600 AND id < 700", s)) == "0");
 }
 
 TEST_CASE("a full refresh (--full-refresh) reloads everything and restarts the watermark", "[pg][full_refresh]") {

@@ -410,7 +410,7 @@ TEST_CASE("config: an unknown strategy is reported with a suggestion and the lis
 TEST_CASE("config: an unknown write mode is reported with the list of write modes", "[unit][config]") {
   CHECK(config_error(kBase + "      write: merge\n") ==
         "pipelines.yaml:28: pipelines[1].target.write: unknown write mode 'merge'; one of: upsert, delete_insert, "
-        "append, full_refresh");
+        "append, full_refresh, partition_overwrite");
   CHECK_THAT(config_error(kBase + "      write: upsret\n"), Contains("unknown write mode 'upsret' (did you mean 'upsert'?)"));
 }
 
@@ -745,4 +745,17 @@ TEST_CASE("config: retries take a number of attempts and a backoff", "[unit][con
   CHECK(c.retries.backoff_ms == 2000);
   CHECK_THROWS_WITH(cfg("retries: {attempts: 11}"), Catch::Contains("retries.attempts: must be between 0 and 10"));
   CHECK_THROWS_WITH(cfg("retries: {tries: 1}"), Catch::Contains("retries.tries: unknown key"));
+}
+
+TEST_CASE("config: state.file is a local file beside the config, exclusive with a state schema", "[unit][config]") {
+  const std::string base = edit(kBase, "pipelines:\n", "state:\n  file: state/dw.json\npipelines:\n");
+  const Config cfg = tidemark::parse_config(base, "/etc/tidemark/pipelines.yaml");
+  CHECK(cfg.state.file == "/etc/tidemark/state/dw.json");
+  CHECK_FALSE(cfg.state_with_target(cfg.pipelines[0]));
+  CHECK(tidemark::parse_config(edit(kBase, "pipelines:\n", "state: {file: /var/lib/tm.json}\npipelines:\n"), "p.yaml").state.file ==
+        "/var/lib/tm.json");
+  CHECK_THAT(config_error(edit(kBase, "pipelines:\n", "state: {file: s.json, schema: etl}\npipelines:\n")),
+             Contains("state.schema: state.file keeps the state in a local file; remove state.schema"));
+  CHECK_THAT(config_error(edit(kBase, "pipelines:\n", "state: {file: s.json}\npipelines:\n") + "    chunk: 1d\n"),
+             Contains("chunk: chunked backfills record their chunks in the state schema"));
 }

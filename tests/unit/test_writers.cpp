@@ -223,7 +223,7 @@ TEST_CASE("writers: full_refresh belongs to strategy full and needs no key", "[u
 }
 
 TEST_CASE("writers: write modes and strategies are listed and found by exact name", "[unit][writers]") {
-  CHECK(writer_names() == std::vector<std::string>{"upsert", "delete_insert", "append", "full_refresh"});
+  CHECK(writer_names() == std::vector<std::string>{"upsert", "delete_insert", "append", "full_refresh", "partition_overwrite"});
   CHECK(strategy_names() == std::vector<std::string>{"id", "updated_at", "full", "files", "cdc"});
   for (const auto& name : writer_names()) {
     const Writer* w = find_writer(name);

@@ -1,0 +1,46 @@
+// Write mode partition_overwrite inside a run (runner.cpp's load step): which windows the
+// delta touches, the select of their complete rows from the same snapshot, and which of
+// them can be replaced by emptying a partition of the target.
+#include <spdlog/spdlog.h>
+
+#include "run/run_one.hpp"
+#include "tidemark/errors.hpp"
+
+namespace tidemark {
+
+WriteInput::Partitions partition_setup(const PipelineConfig& p, const SourceShape& shape) {
+  const PartitionBy& by = *p.target.partition_by;
+  const ColumnInfo* c = shape.find(by.column);
+  if (!c)
+    throw RunError("pipeline " + p.name + ": the source has no column '" + by.column + "' (target.partition_by.column)");
+  if (auto why = partition_type_problem(by, c->type)) throw ConfigError("pipeline " + p.name + ": " + *why);
+  return WriteInput::Partitions{by, c->type, {}, {}};
+}
+
+Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta, WriteInput& wi) {
+  auto& part = *wi.partitions;
+  part.truncate.clear();
+  part.windows = windows_from_rows(src.snapshot_rows(window_query(part.by, part.type, delta)));
+  if (!part.windows.empty()) spdlog::debug("windows touched: {}", describe_windows(part.windows));
+  return window_rows_select(part.by, part.type, part.windows, wi.columns, p.source);
+}
+
+void partition_fast_path(pg::Target& tgt, const PipelineConfig& p, WriteInput& wi) {
+  auto& part = *wi.partitions;
+  if (part.windows.empty()) return;
+  const size_t windows = part.windows.size();
+  const auto partitions = tgt.partitions(p.target.table, part.by.column);
+  if (!partitions.empty()) part.truncate = take_partition_windows(part.windows, partitions, part.by.granularity);
+  if (part.truncate.size() == windows)
+    spdlog::info("partition_overwrite: {} window(s) replaced by TRUNCATE of their partitions ({})", windows,
+                 describe_windows(part.windows.empty() ? Windows{part.truncate, {}, false} : part.windows));
+  else if (!part.truncate.empty())
+    spdlog::info("partition_overwrite: {} window(s) replaced by TRUNCATE of their partitions, {} by DELETE "
+                 "(no partition is exactly that window): {}",
+                 part.truncate.size(), part.windows.size(), describe_windows(part.windows));
+  else
+    spdlog::info("partition_overwrite: {} window(s) replaced by DELETE{}: {}", windows,
+                 partitions.empty() ? "" : " (no partition is exactly one window)", describe_windows(part.windows));
+}
+
+}  // namespace tidemark

@@ -1,0 +1,59 @@
+// RunState (run/run_state.hpp): the two state stores behind the steps of run_one.
+#include "run/run_state.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "run/fault.hpp"
+#include "run/run_one.hpp"
+#include "tidemark/util.hpp"
+
+namespace tidemark {
+
+RunState::RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store)
+    : p_(p), store_(store), with_data_(cfg.state_with_target(p)) {
+  if (!cfg.state.file.empty()) file_.emplace(cfg.state.file, [](const char* point) { fault_point(point); });
+}
+
+void RunState::prepare(bool dry_run) {
+  if (!dry_run && !file_) store_.ensure_schema();
+}
+
+StoredState RunState::load() { return file_ ? file_->load(p_.name) : store_.load(p_.name); }
+
+int64_t RunState::start_run(const std::string& mode, const Watermark& before) {
+  mode_ = mode;
+  started_at_ = utc_now_iso();
+  return file_ ? 0 : store_.start_run(p_.name, mode, before);
+}
+
+void RunState::save_with_data(pqxx::transaction_base& tx, const StoredState& seen,
+                              const std::optional<Watermark>& next, const pg::RunRecord& rec, const Chunk& chunk) {
+  if (next) store_.save(tx, p_.name, p_.detect.strategy, seen, *next);
+  if (chunk) store_.mark_chunk_done(tx, p_.name, chunk->first, chunk->second, rec);
+  store_.finish_run(tx, rec);
+}
+
+LastRun RunState::last_run(const pg::RunRecord& rec) const {
+  return LastRun{mode_, rec.status, started_at_, rec.status == "running" ? "" : utc_now_iso(),
+                 rec.rows_read, rec.rows_written, rec.rows_deleted, rec.error};
+}
+
+void RunState::save_after_data(const StoredState& seen, const std::optional<Watermark>& next,
+                               const pg::RunRecord& rec, const Chunk& chunk) {
+  if (!file_) return store_.save_and_finish(p_.name, p_.detect.strategy, seen, next, rec, chunk);
+  if (next) file_->save(p_.name, p_.detect.strategy, seen, *next, last_run(rec));
+  else file_->record_run(p_.name, last_run(rec));
+}
+
+void RunState::failed(const PipelineResult& res) {
+  if (!file_) return record_failed_run(store_, res);
+  const std::string why = current_error();
+  try {
+    file_->record_run(p_.name, last_run(pg::RunRecord{0, "failed", res.rows_read, res.rows_written,
+                                                      res.rows_deleted, std::nullopt, redact_text(why)}));
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record the failed run in {}: {}", file_->path(), e.what());
+  }
+}
+
+}  // namespace tidemark

@@ -1,0 +1,45 @@
+// Where run_one keeps a pipeline's state and its run record: the state schema
+// (tidemark.pipeline_state and tidemark.runs; in the data's transaction when it lives in the
+// target database, right after it otherwise), or `state: {file: …}`, written after the data
+// commit with the run's outcome in place of a runs row (docs/operations.md#state-file).
+#pragma once
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "pg/pg.hpp"
+#include "tidemark/config.hpp"
+#include "tidemark/runner.hpp"
+#include "tidemark/state_file.hpp"
+
+namespace tidemark {
+
+class RunState {
+ public:
+  // `store` is on the state connection (the target's with state.file: it holds the lock).
+  RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store);
+  void prepare(bool dry_run);  // the state tables exist (never for a dry run or a file)
+  StoredState load();
+  // The run's record: a tidemark.runs row (its id), or for a file the mode and start time.
+  int64_t start_run(const std::string& mode, const Watermark& before);
+  bool with_data() const { return with_data_; }
+  using Chunk = std::optional<std::pair<ChunkRef, std::string>>;
+  // with_data(): saves `next` (when set) and the record inside the data's transaction.
+  void save_with_data(pqxx::transaction_base& tx, const StoredState& seen, const std::optional<Watermark>& next,
+                      const pg::RunRecord& rec, const Chunk& chunk);
+  // Otherwise, once the data committed.
+  void save_after_data(const StoredState& seen, const std::optional<Watermark>& next, const pg::RunRecord& rec,
+                       const Chunk& chunk);
+  // Inside a catch block: the run failed (a failure to record that is logged, not thrown).
+  void failed(const PipelineResult& res);
+
+ private:
+  LastRun last_run(const pg::RunRecord& rec) const;
+  const PipelineConfig& p_;
+  pg::StateStore& store_;
+  std::optional<StateFile> file_;
+  bool with_data_;
+  std::string mode_, started_at_;
+};
+
+}  // namespace tidemark

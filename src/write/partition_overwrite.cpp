@@ -1,0 +1,56 @@
+// Write mode `partition_overwrite` (docs/writes.md#partition-overwrite): every window of
+// partition_by.column that the delta touches is replaced whole by the source's rows of that
+// window, re-read from the run's snapshot. Partitions that are exactly one window are
+// emptied with TRUNCATE, other windows with DELETE; rows whose key moved in from a window
+// that was not touched leave their old place.
+#include <stdexcept>
+
+#include "write/common.hpp"
+#include "write/registry.hpp"
+
+namespace tidemark::write {
+
+class PartitionOverwrite final : public Writer {
+ public:
+  std::string name() const override { return "partition_overwrite"; }
+  FieldProblems check(const PipelineConfig& p, bool) const override {
+    FieldProblems out;
+    if (!p.target.partition_by)
+      out.emplace_back("target.partition_by", "required by write mode partition_overwrite: {column, granularity}");
+    const std::string& s = p.detect.strategy;
+    if (s != "id" && s != "updated_at")
+      out.emplace_back("target.write", "partition_overwrite works with strategies id and updated_at, not " + s);
+    return out;
+  }
+
+  std::vector<WriteStatement> statements(const WriteInput& in) const override {
+    if (!in.partitions) throw std::logic_error("partition_overwrite: no windows were computed");
+    const auto& part = *in.partitions;
+    const std::string t = in.target.quoted();
+    std::vector<WriteStatement> out = soft_delete_statements(in);
+    // Writers of the same target queue here, so a window is never deleted by one and
+    // inserted by another at once (readers are not blocked).
+    out.push_back({WriteStatement::Effect::kNone, Sql("LOCK TABLE " + t + " IN SHARE ROW EXCLUSIVE MODE")});
+    if (in.target_range)
+      out.push_back({WriteStatement::Effect::kDeleted, Sql("DELETE FROM " + t + " WHERE ").append(*in.target_range)});
+    for (const auto& name : part.truncate) out.push_back({WriteStatement::Effect::kNone, Sql("TRUNCATE " + name)});
+    if (!part.windows.lo.empty())
+      out.push_back({WriteStatement::Effect::kDeleted,
+                     Sql("DELETE FROM " + t + " AS t WHERE ").append(in_windows(part.by, part.type, part.windows, "t"))});
+    if (part.windows.null_window)
+      out.push_back({WriteStatement::Effect::kDeleted,
+                     Sql("DELETE FROM " + t + " AS t WHERE t." + quote_ident(part.by.column) + " IS NULL")});
+    if (!in.key.empty())
+      out.push_back({WriteStatement::Effect::kNone, Sql("DELETE FROM " + t + " AS t USING " + in.stage + " AS s WHERE " +
+                                                        key_match(in.key, "t", "s"))});
+    out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(in))});
+    return out;
+  }
+};
+
+const Writer& partition_overwrite_writer() {
+  static const PartitionOverwrite w;
+  return w;
+}
+
+}  // namespace tidemark::write
