@@ -146,20 +146,30 @@ for t in "${TABLES[@]}"; do
   src="$(tm_psql "$CLUSTER" app -tAc "$q public.$t t")"
   dst="$(tm_psql "$CLUSTER" warehouse -tAc "$q analytics.$t t")"
   if [[ "$src" == "$dst" ]]; then
-    printf '    %-10s OK        %s\n' "$t" "$src"
+    printf '    %-12s OK        %s\n' "$t" "$src"
   else
-    printf '    %-10s MISMATCH  app: %s / warehouse: %s\n' "$t" "$src" "$dst"
+    printf '    %-12s MISMATCH  app: %s / warehouse: %s\n' "$t" "$src" "$dst"
     mismatch=1
   fi
 done
+# orders_daily holds the same rows as orders, in daily partitions.
+q="select count(*) || ' rows, md5 ' || coalesce(md5(string_agg(t::text, '|' order by id)), '-') from"
+src="$(tm_psql "$CLUSTER" app -tAc "$q public.orders t")"
+dst="$(tm_psql "$CLUSTER" warehouse -tAc "$q analytics.orders_daily t")"
+if [[ "$src" == "$dst" ]]; then
+  printf '    %-12s OK        %s\n' orders_daily "$dst"
+else
+  printf '    %-12s MISMATCH  app: %s / warehouse: %s\n' orders_daily "$src" "$dst"
+  mismatch=1
+fi
 # payments come from the files: 99 + 100 + 50 rows, each from its file, payment 50 gone.
 want="249 rows from 3 files, payment 50 absent"
 got="$(tm_psql "$CLUSTER" warehouse -tAc "select count(*) || ' rows from ' || count(distinct _source_file) || ' files, payment 50 ' ||
   case when bool_or(payment_id = 50) then 'present' else 'absent' end from analytics.payments")"
 if [[ "$got" == "$want" ]]; then
-  printf '    %-10s OK        %s\n' payments "$got"
+  printf '    %-12s OK        %s\n' payments "$got"
 else
-  printf '    %-10s MISMATCH  want %s / got %s\n' payments "$want" "$got"
+  printf '    %-12s MISMATCH  want %s / got %s\n' payments "$want" "$got"
   mismatch=1
 fi
 if ((mismatch)); then
