@@ -30,9 +30,14 @@ void add_rows(Scenario& s, int rows) {
                   s));
 }
 
-const char* kPipeline =
-    "  - name: items\n    source: {connection: db, table: SRC.items}\n    detect: {strategy: id, cursor: id}\n"
-    "    target: {connection: db, table: TGT.items, key: [id]}\n";
+// Each scenario's pipeline has a name of its own: the advisory lock is per pipeline name (in
+// the target database), and ctest runs these tests side by side.
+std::string name(const Scenario& s) { return "items_" + s.state(); }
+
+std::string pipeline(const Scenario& s) {
+  return "  - name: " + name(s) + "\n    source: {connection: db, table: SRC.items}\n"
+         "    detect: {strategy: id, cursor: id}\n    target: {connection: db, table: TGT.items, key: [id]}\n";
+}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,11 +53,7 @@ void spit(const std::string& path, const std::string& text) { std::ofstream(path
 TEST_CASE("state file: runs keep the watermark in the file and create no state schema", "[pg][state_file]") {
   Scenario s;
   seed(s, 200);
-  // A name no other test uses, to look for it in the database afterwards.
-  const std::string name = "file_" + s.state();
-  std::string pipeline = kPipeline;
-  pipeline.replace(pipeline.find("name: items"), 11, "name: " + name);
-  s.write_config(pipeline, "state:\n  file: state.json\n");  // relative to the config's directory
+  s.write_config(pipeline(s), "state:\n  file: state.json\n");  // relative to the config's directory
   const std::string file = s.dir() + "/state.json";
   CHECK(s.run_ok()["rows_read"] == 200);
   CHECK_THAT(slurp(file), Catch::Contains("\"high\": [\n          \"200\""));
@@ -62,7 +63,7 @@ TEST_CASE("state file: runs keep the watermark in the file and create no state s
   // Nothing of this pipeline in a state schema (other tests may have made `tidemark`).
   for (const char* table : {"pipeline_state", "runs"})
     if (s.db().value(std::string("SELECT to_regclass('tidemark.") + table + "') IS NOT NULL") == "t")
-      CHECK(s.db().value(std::string("SELECT count(*) FROM tidemark.") + table + " WHERE pipeline = '" + name + "'") == "0");
+      CHECK(s.db().value(std::string("SELECT count(*) FROM tidemark.") + table + " WHERE pipeline = '" + name(s) + "'") == "0");
   CliResult st = tmtest::run_cli({"status", "-c", s.config(), "--json"});
   REQUIRE(st.exit_code == 0);
   const auto j = st.json();
@@ -77,7 +78,7 @@ TEST_CASE("state file: a run killed before the file's rename leaves the old file
   Scenario s;
   seed(s, 100);
   const std::string file = s.dir() + "/state.json";
-  s.write_config(kPipeline, "state:\n  file: " + file + "\n");
+  s.write_config(pipeline(s), "state:\n  file: " + file + "\n");
   s.run_ok();
   const std::string before = slurp(file);
   add_rows(s, 25);
@@ -100,7 +101,7 @@ TEST_CASE("state file: a hand-edited or corrupt file stops the run with an error
   Scenario s;
   seed(s, 50);
   const std::string file = s.dir() + "/state.json";
-  s.write_config(kPipeline, "state:\n  file: " + file + "\n");
+  s.write_config(pipeline(s), "state:\n  file: " + file + "\n");
   s.run_ok();
   std::string text = slurp(file);
   // "Rewind" high and safe by hand.
@@ -135,18 +136,18 @@ TEST_CASE("state file: only idempotent write modes, and no chunked backfills", "
   CliResult r = s.run();
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("append needs the state in the target database"));
-  s.write_config(kPipeline, "state:\n  file: state.json\n");
-  r = s.run({"items", "--from", "1", "--to", "5", "--chunk", "2"});
+  s.write_config(pipeline(s), "state:\n  file: state.json\n");
+  r = s.run({name(s), "--from", "1", "--to", "5", "--chunk", "2"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains("state.file"));
-  CHECK(s.run({"items", "--from", "1", "--to", "5"}).exit_code == 0);  // one transaction is fine
+  CHECK(s.run({name(s), "--from", "1", "--to", "5"}).exit_code == 0);  // one transaction is fine
 }
 
 TEST_CASE("state export/import: state moves from the schema to a file and back, and import guards existing state",
           "[pg][state_file]") {
   Scenario s;
   seed(s, 100);
-  const std::string schema_cfg = s.write_config(kPipeline);  // state in the scenario's schema
+  const std::string schema_cfg = s.write_config(pipeline(s));  // state in the scenario's schema
   s.run_ok();
   CliResult exp = tmtest::run_cli({"state", "export", "-c", schema_cfg});
   REQUIRE(exp.exit_code == 0);
@@ -178,7 +179,7 @@ TEST_CASE("state export/import: state moves from the schema to a file and back, 
   CHECK(refused.exit_code == 1);
   CHECK_THAT(refused.err, Catch::Contains("already has state") && Catch::Contains("--force"));
   REQUIRE(tmtest::run_cli({"state", "import", "-c", schema_cfg, doc, "--force"}).exit_code == 0);
-  CHECK_THAT(s.state_json("items"), Catch::Contains("\"107\""));
+  CHECK_THAT(s.state_json(name(s)), Catch::Contains("\"107\""));
   add_rows(s, 3);
   CHECK(s.run_ok()["rows_read"] == 3);
   CHECK(s.same_content("items", "items", "id"));
