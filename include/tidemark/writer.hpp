@@ -31,13 +31,17 @@ struct WriteInput {
   // deleted row, or true when `soft_delete_boolean`.
   std::optional<std::string> soft_delete_column = {};
   bool soft_delete_boolean = false;
-  // partition_overwrite: the stage holds the complete rows of `windows` (and of the windows
-  // whose partitions are in `truncate`, each exactly one window); their target rows go.
+  // partition_overwrite: the target rows of `windows` and of the partitions in `truncate`
+  // (each exactly one window) go, and the windows' complete rows come in: from the stage, or
+  // with `direct`, by a COPY into the target after the statements (no INSERT, no stage; the
+  // keys of rows that may have left another window are then in `moved_keys`).
   struct Partitions {
     PartitionBy by;
     std::string type;  // the column's source type, for the window literals
     Windows windows;   // replaced by DELETE
     std::vector<std::string> truncate;  // quoted partition names, replaced by TRUNCATE
+    bool direct = false;
+    std::string moved_keys = {};  // a temp table of the delta's keys; "": the stage
   };
   std::optional<Partitions> partitions = {};
 };
@@ -60,6 +64,12 @@ class Writer {
 std::vector<WriteStatement> soft_delete_statements(const WriteInput& in);
 // `select` without its soft-deleted rows, for loads that skip the staging table.
 Sql without_soft_deleted(const Sql& select, const WriteInput& in);
+
+// partition_overwrite's first statement in a transaction, before anything reads the target:
+// writers of the same target queue here (readers do not), so one never deletes a window
+// another is filling, and two runs cannot deadlock on partitions (a TRUNCATE against the
+// partition locks another's planning holds).
+Sql partition_lock(const QualifiedName& target);
 
 const Writer* find_writer(const std::string& name);
 std::vector<std::string> writer_names();

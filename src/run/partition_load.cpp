@@ -25,6 +25,45 @@ Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta
   return window_rows_select(part.by, part.type, part.windows, wi.columns, p.source);
 }
 
+namespace {
+const char* kMovedKeys = "_tm_moved_keys";
+}
+
+void partition_dry_run(const PipelineConfig& p, WriteInput& wi) {
+  auto& part = *wi.partitions;
+  part.windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
+  part.direct = !wi.dedupe;
+  if (part.direct && !p.target.key.empty()) part.moved_keys = kMovedKeys;
+}
+
+int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& p, const Sql& delta,
+                        const Writer& writer, WriteInput& wi) {
+  auto& part = *wi.partitions;
+  part.direct = true;
+  part.moved_keys.clear();
+  const bool touched = !part.windows.empty();
+  if (!touched && !wi.target_range) return 0;
+  partition_fast_path(tgt, p, wi);
+  if (!p.target.key.empty() && touched) {
+    // Only a changed row can have left a window the delta does not touch: the delta's keys
+    // (not the windows' rows) find its old copy.
+    const char* keys = kMovedKeys;
+    tgt.create_stage(keys, p.target.table, p.target.key);
+    pg::Target::CopyIn copy(tgt.tx(), keys, p.target.key);
+    src.copy_out(Sql("SELECT DISTINCT " + ident_list(p.target.key, "d") + " FROM (").append(delta).text(") AS d"),
+                 [&copy](const std::string& line) { copy.write(line); });
+    copy.complete();
+    part.moved_keys = keys;
+  }
+  int64_t deleted = 0;
+  for (const auto& s : writer.statements(wi)) {
+    spdlog::trace("apply: {}", s.sql.display());
+    const int64_t n = tgt.exec(s.sql);
+    if (s.effect == WriteStatement::Effect::kDeleted) deleted += n;
+  }
+  return deleted;
+}
+
 void partition_fast_path(pg::Target& tgt, const PipelineConfig& p, WriteInput& wi) {
   auto& part = *wi.partitions;
   if (part.windows.empty()) return;

@@ -38,7 +38,14 @@ std::string resolve_bound(pg::Source& src, const std::string& v, const std::stri
 // their complete rows; and, once staged, moving windows that are exactly a partition of the
 // target to TRUNCATE (logging which path replaced them).
 WriteInput::Partitions partition_setup(const PipelineConfig& p, const SourceShape& shape);
+// For --dry-run: placeholder windows, and the direct or staged form the run would take.
+void partition_dry_run(const PipelineConfig& p, WriteInput& wi);
 Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta, WriteInput& wi);
 void partition_fast_path(pg::Target& tgt, const PipelineConfig& p, WriteInput& wi);
+// The direct form (no duplicate keys): removes the windows' target rows (and the old copies
+// of rows the delta moved between windows) before their rows are copied into the target;
+// returns the rows deleted.
+int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& p, const Sql& delta,
+                        const Writer& writer, WriteInput& wi);
 
 }  // namespace tidemark

@@ -104,7 +104,7 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   if (wi.partitions)
     std::cout << "  windows:   " << window_query(wi.partitions->by, wi.partitions->type, plan.select).display()
               << "\n             then COPY of the complete rows of those windows; partitions that are exactly one "
-                 "window are emptied with TRUNCATE\n";
+                 "window are emptied with TRUNCATE\n  lock:      " << partition_lock(p.target.table).display() << "\n";
   for (const auto& s : writer.statements(wi)) std::cout << "  apply:     " << s.sql.display() << "\n";
   std::cout << "  (dry run: nothing was written)\n";
 }
@@ -193,7 +193,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   }
   if (by_window) wi.partitions = partition_setup(p, shape);
   if (opts.dry_run) {
-    if (by_window) wi.partitions->windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
+    if (by_window) partition_dry_run(p, wi);
     print_plan(p, st, plan, wi, writer, src.estimate_rows(plan.select));
     return res;
   }
@@ -213,6 +213,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   // One target transaction: stage `select`, apply, and commit `next` with it.
   auto load = [&](const Sql& delta, const std::optional<Watermark>& next, bool last) {
     tgt.begin();
+    if (by_window) tgt.exec(partition_lock(p.target.table));
     // partition_overwrite reads the complete rows of every window the delta touches.
     const Sql select = by_window ? partition_windows(src, p, delta, wi) : delta;
     if (!target_checked) {
@@ -233,8 +234,12 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     // Direct load: when the source cannot repeat a key and the target is empty (or is being
     // replaced), every write mode reduces to inserting the rows, so COPY goes straight into
     // the target and the staging copy and merge are skipped.
-    bool direct = !wi.dedupe && (plan.replace_target || tgt.claim_if_empty(p.target.table));
+    // partition_overwrite without duplicate keys empties its windows first, then copies their
+    // rows straight in (partition_load.cpp).
+    const bool clear_windows = by_window && !wi.dedupe;
+    bool direct = !wi.dedupe && (clear_windows || plan.replace_target || tgt.claim_if_empty(p.target.table));
     if (direct && plan.replace_target) res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
+    if (clear_windows) res.rows_deleted += partition_clear(src, tgt, p, delta, writer, wi);
     const std::string into = direct ? p.target.table.quoted() : kStage;
     if (!direct) tgt.create_stage(kStage, p.target.table, plan.columns);
     spdlog::trace("extract: {}", select.display());

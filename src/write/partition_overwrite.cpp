@@ -2,7 +2,8 @@
 // partition_by.column that the delta touches is replaced whole by the source's rows of that
 // window, re-read from the run's snapshot. Partitions that are exactly one window are
 // emptied with TRUNCATE, other windows with DELETE; rows whose key moved in from a window
-// that was not touched leave their old place.
+// that was not touched leave their old place. Without duplicate keys the rows are then
+// copied straight into the target (direct); otherwise they go through the stage.
 #include <stdexcept>
 
 #include "write/common.hpp"
@@ -27,10 +28,8 @@ class PartitionOverwrite final : public Writer {
     if (!in.partitions) throw std::logic_error("partition_overwrite: no windows were computed");
     const auto& part = *in.partitions;
     const std::string t = in.target.quoted();
-    std::vector<WriteStatement> out = soft_delete_statements(in);
-    // Writers of the same target queue here, so a window is never deleted by one and
-    // inserted by another at once (readers are not blocked).
-    out.push_back({WriteStatement::Effect::kNone, Sql("LOCK TABLE " + t + " IN SHARE ROW EXCLUSIVE MODE")});
+    // A direct load leaves soft-deleted rows out of its COPY instead.
+    std::vector<WriteStatement> out = part.direct ? std::vector<WriteStatement>{} : soft_delete_statements(in);
     if (in.target_range)
       out.push_back({WriteStatement::Effect::kDeleted, Sql("DELETE FROM " + t + " WHERE ").append(*in.target_range)});
     for (const auto& name : part.truncate) out.push_back({WriteStatement::Effect::kNone, Sql("TRUNCATE " + name)});
@@ -40,10 +39,11 @@ class PartitionOverwrite final : public Writer {
     if (part.windows.null_window)
       out.push_back({WriteStatement::Effect::kDeleted,
                      Sql("DELETE FROM " + t + " AS t WHERE t." + quote_ident(part.by.column) + " IS NULL")});
-    if (!in.key.empty())
-      out.push_back({WriteStatement::Effect::kNone, Sql("DELETE FROM " + t + " AS t USING " + in.stage + " AS s WHERE " +
+    const std::string& keys = part.moved_keys.empty() ? in.stage : part.moved_keys;
+    if (!in.key.empty() && !(part.direct && part.moved_keys.empty()))
+      out.push_back({WriteStatement::Effect::kNone, Sql("DELETE FROM " + t + " AS t USING " + keys + " AS s WHERE " +
                                                         key_match(in.key, "t", "s"))});
-    out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(in))});
+    if (!part.direct) out.push_back({WriteStatement::Effect::kWritten, Sql(insert_from_stage(in))});
     return out;
   }
 };
@@ -54,3 +54,11 @@ const Writer& partition_overwrite_writer() {
 }
 
 }  // namespace tidemark::write
+
+namespace tidemark {
+
+Sql partition_lock(const QualifiedName& target) {
+  return Sql("LOCK TABLE " + target.quoted() + " IN SHARE ROW EXCLUSIVE MODE");
+}
+
+}  // namespace tidemark

@@ -144,7 +144,10 @@ TEST_CASE("chaos: random SIGKILLs during runs under concurrent writes lose, dupl
     }
     CliResult r = tmtest::finish(p);
     INFO("trial " << i << " stderr: " << r.err);
-    REQUIRE((r.exit_code == 0 || r.exit_code == 128 + SIGKILL));
+    // 75: the backend of the run killed just before still held the pipeline's advisory lock
+    // (the server notices a dead client only at its next read or write); that run skips.
+    REQUIRE((r.exit_code == 0 || r.exit_code == 128 + SIGKILL || r.exit_code == 75));
+    if (r.exit_code == 75) continue;
     (r.exit_code == 0 ? completed : kills)++;
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 30));  // let the writer move on
     if (combo.strategy != "full" &&
@@ -160,6 +163,10 @@ TEST_CASE("chaos: random SIGKILLs during runs under concurrent writes lose, dupl
   writer.stop();
   REQUIRE(writer.error.empty());
   CliResult clean = s.run();
+  for (int wait = 0; clean.exit_code == 75 && wait < 50; ++wait) {  // a killed run's backend is still going
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clean = s.run();
+  }
   INFO("clean run: " << clean.err);
   REQUIRE(clean.exit_code == 0);
 

@@ -25,8 +25,9 @@ void seed_events(Scenario& s, const std::string& target_ddl) {
                   s));
 }
 
-std::string pipeline(const std::string& partition_by, const std::string& strategy = "updated_at") {
-  return "  - name: events\n    source: {connection: db, table: SRC.events}\n"
+std::string pipeline(const std::string& partition_by, const std::string& strategy = "updated_at",
+                     const std::string& source = "table: SRC.events") {
+  return "  - name: events\n    source: {connection: db, " + source + "}\n"
          "    detect: {strategy: " + strategy + ", cursor: " + (strategy == "id" ? "id" : "updated_at") + "}\n"
          "    target: {connection: db, table: TGT.events, key: [id], write: partition_overwrite,\n"
          "             partition_by: " + partition_by + "}\n";
@@ -90,6 +91,26 @@ TEST_CASE("partition_overwrite: touched day windows are replaced exactly, source
   CHECK(s.same_content("events", "events", "id"));
 }
 
+TEST_CASE("partition_overwrite: a source that may repeat a key goes through the staging table, with the same result",
+          "[pg][partition]") {
+  Scenario s;
+  seed_events(s, kPlainTarget);
+  // A query source promises no unique key, so rows are deduplicated in the stage.
+  s.write_config(pipeline("{column: event_date, granularity: day}", "updated_at",
+                          "query: \"SELECT * FROM SRC.events\""));
+  s.run_ok();
+  const std::string day5 = versions(s, "event_date = '2024-01-05'");
+  s.db().exec(sub("DELETE FROM SRC.events WHERE id IN (11, 21); UPDATE SRC.events SET payload = 'x', updated_at = now()"
+                  " WHERE id = 31; UPDATE SRC.events SET event_date = '2024-01-02', updated_at = now() WHERE id = 6;",
+                  s));
+  CliResult r = s.run({"-v"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("loading through the staging table"));
+  CHECK(s.same_content("events", "events", "id"));
+  CHECK(versions(s, "event_date = '2024-01-05'") == day5);
+}
+
 TEST_CASE("partition_overwrite: partitions that are exactly one window are replaced by TRUNCATE, others by DELETE",
           "[pg][partition]") {
   Scenario s;
@@ -117,6 +138,7 @@ TEST_CASE("partition_overwrite: partitions that are exactly one window are repla
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("1 window(s) replaced by TRUNCATE of their partitions, 1 by DELETE"));
+  CHECK_THAT(r.err, Catch::Contains("loading directly into the target"));  // no staging table
   CHECK(filenode("events_d2") != d2);  // truncated: a new relation file
   CHECK(filenode("events_d4") == d4);
   CHECK(filenode("events_rest") == rest);  // two windows wide: rows deleted, never truncated

@@ -118,16 +118,16 @@ TEST_CASE("partition: overwrite deletes the touched windows, rows that moved by 
   in.partitions = part;
   const auto out = find_writer("partition_overwrite")->statements(in);
   const auto t = texts(out);
-  REQUIRE(t.size() == 6);
-  CHECK(t[0] == R"(LOCK TABLE "dw"."events" IN SHARE ROW EXCLUSIVE MODE)");
-  CHECK(t[1] == R"(TRUNCATE "dw"."events_d1")");
-  CHECK(t[2] == R"(DELETE FROM "dw"."events" AS t WHERE ((t."event_date" >= CAST('2024-01-02' AS date) AND )"
+  REQUIRE(t.size() == 5);
+  CHECK(t[0] == R"(TRUNCATE "dw"."events_d1")");
+  CHECK(t[1] == R"(DELETE FROM "dw"."events" AS t WHERE ((t."event_date" >= CAST('2024-01-02' AS date) AND )"
                  R"(t."event_date" < CAST('2024-01-03' AS date))))");
-  CHECK(out[2].effect == WriteStatement::Effect::kDeleted);
-  CHECK(t[3] == R"(DELETE FROM "dw"."events" AS t WHERE t."event_date" IS NULL)");
-  CHECK(t[4] == R"(DELETE FROM "dw"."events" AS t USING _tm_stage AS s WHERE t."id" = s."id")");
-  CHECK(t[5] == R"(INSERT INTO "dw"."events" ("id", "event_date") SELECT s."id", s."event_date" FROM _tm_stage AS s)");
-  CHECK(out[5].effect == WriteStatement::Effect::kWritten);
+  CHECK(out[1].effect == WriteStatement::Effect::kDeleted);
+  CHECK(t[2] == R"(DELETE FROM "dw"."events" AS t WHERE t."event_date" IS NULL)");
+  CHECK(t[3] == R"(DELETE FROM "dw"."events" AS t USING _tm_stage AS s WHERE t."id" = s."id")");
+  CHECK(t[4] == R"(INSERT INTO "dw"."events" ("id", "event_date") SELECT s."id", s."event_date" FROM _tm_stage AS s)");
+  CHECK(out[4].effect == WriteStatement::Effect::kWritten);
+  CHECK(partition_lock(in.target).display() == R"(LOCK TABLE "dw"."events" IN SHARE ROW EXCLUSIVE MODE)");
 }
 
 TEST_CASE("partition: bounds as pg_get_expr prints them are read exactly", "[unit][partition]") {
@@ -201,4 +201,22 @@ pipelines:
         "granularity: must be day, month or value");
   fails("    target: {connection: dw, table: dw.events, write: partition_overwrite, partition_by: {granularity: day}}\n",
         "partition_by.column: required");
+}
+
+TEST_CASE("partition: a direct overwrite only clears: no soft-delete pass, no INSERT, moved rows found by the delta's keys",
+          "[unit][partition][writers]") {
+  WriteInput in;
+  in.target = QualifiedName{"dw", "events"};
+  in.stage = "_tm_stage";
+  in.columns = {"id", "event_date"};
+  in.key = {"id"};
+  in.soft_delete_column = "deleted_at";
+  WriteInput::Partitions part{by("event_date", PartitionBy::Granularity::kDay), "date", {}, {"\"dw\".\"events_d1\""}};
+  part.direct = true;
+  part.moved_keys = "_tm_moved_keys";
+  in.partitions = part;
+  const auto t = texts(find_writer("partition_overwrite")->statements(in));
+  REQUIRE(t.size() == 2);
+  CHECK(t[0] == R"(TRUNCATE "dw"."events_d1")");
+  CHECK(t[1] == R"(DELETE FROM "dw"."events" AS t USING _tm_moved_keys AS s WHERE t."id" = s."id")");
 }
