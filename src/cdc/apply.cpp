@@ -30,18 +30,7 @@ std::vector<std::optional<std::string>> key_of(const Values& vs, const std::vect
 std::string field(const std::optional<std::string>& v) { return v ? copy_text(*v) : "\\N"; }
 
 // A PostgreSQL text[] literal, as a COPY field.
-std::string array_field(const std::vector<std::string>& items) {
-  std::string a = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    a += i ? ",\"" : "\"";
-    for (char ch : items[i]) {
-      if (ch == '"' || ch == '\\') a += '\\';
-      a += ch;
-    }
-    a += '"';
-  }
-  return copy_text(a + "}");
-}
+std::string array_field(const std::vector<std::string>& items) { return copy_text(array_literal(items)); }
 
 std::string line(const std::vector<std::string>& columns, const Values& vs, int64_t seq, char op,
                  const std::vector<std::string>& missing) {

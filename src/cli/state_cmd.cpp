@@ -76,32 +76,30 @@ std::map<std::string, pg::StatusRow> file_status(const Config& cfg, const std::v
 
 int cmd_state_export(const StateArgs& a) {
   const Config cfg = load_config(a.config);
+  const auto selected = select_pipelines(cfg, a.pipelines);
+  const std::optional<StateDocument> file =
+      cfg.state.file.empty() ? std::nullopt : std::optional<StateDocument>(StateFile(cfg.state.file).read());
   StateDocument doc;
-  for (const PipelineConfig* p : select_pipelines(cfg, a.pipelines)) {
+  for (const PipelineConfig* p : selected) {
     if (p->detect.strategy == "files")
       spdlog::warn("pipeline {}: strategy files keeps its progress in the manifest {}.files, which is not exported",
                    p->name, cfg.state.schema);
-    if (!cfg.state.file.empty()) {
-      const StateDocument all = StateFile(cfg.state.file).read();
-      if (auto it = all.pipelines.find(p->name); it != all.pipelines.end()) doc.pipelines[p->name] = it->second;
-      continue;
+    if (file) {
+      if (auto it = file->pipelines.find(p->name); it != file->pipelines.end()) doc.pipelines[p->name] = it->second;
+    } else {
+      SchemaStore s(cfg, *p);
+      StateEntry e;
+      e.state = s.store->load(p->name);
+      if (e.state.exists) {
+        // status prints "YYYY-MM-DD HH:MM:SS" in UTC; the document uses ISO 8601.
+        const auto status = s.store->status({p->name});
+        const std::string t = status.empty() ? "" : status[0].state_updated_at;
+        e.updated_at = t.size() == 19 ? t.substr(0, 10) + "T" + t.substr(11) + "Z" : t;
+        doc.pipelines[p->name] = e;
+      }
     }
-    SchemaStore s(cfg, *p);
-    const StoredState st = s.store->load(p->name);
-    if (!st.exists) continue;
-    StateEntry e;
-    e.state = st;
-    const auto status = s.store->status({p->name});
-    if (!status.empty()) {
-      // The schema prints "YYYY-MM-DD HH:MM:SS" in UTC; the document uses ISO 8601.
-      std::string t = status[0].state_updated_at;
-      if (t.size() == 19) t = t.substr(0, 10) + "T" + t.substr(11) + "Z";
-      e.updated_at = t;
-    }
-    doc.pipelines[p->name] = e;
-  }
-  for (const PipelineConfig* p : select_pipelines(cfg, a.pipelines))
     if (!doc.pipelines.count(p->name)) spdlog::info("pipeline {}: no state yet, not exported", p->name);
+  }
   std::cout << render_state_document(doc);
   return kExitOk;
 }

@@ -70,9 +70,9 @@ void partition_fast_path(pg::Target& tgt, const PipelineConfig& p, WriteInput& w
   const size_t windows = part.windows.size();
   const auto partitions = tgt.partitions(p.target.table, part.by.column);
   if (!partitions.empty()) part.truncate = take_partition_windows(part.windows, partitions, part.by.granularity);
-  if (part.truncate.size() == windows)
+  if (part.truncate.size() == windows)  // every window is a partition: name the partitions
     spdlog::info("partition_overwrite: {} window(s) replaced by TRUNCATE of their partitions ({})", windows,
-                 describe_windows(part.windows.empty() ? Windows{part.truncate, {}, false} : part.windows));
+                 describe_windows(Windows{part.truncate, {}, false}));
   else if (!part.truncate.empty())
     spdlog::info("partition_overwrite: {} window(s) replaced by TRUNCATE of their partitions, {} by DELETE "
                  "(no partition is exactly that window): {}",

@@ -213,9 +213,10 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   // One target transaction: stage `select`, apply, and commit `next` with it.
   auto load = [&](const Sql& delta, const std::optional<Watermark>& next, bool last) {
     tgt.begin();
-    if (by_window) tgt.exec(partition_lock(p.target.table));
-    // partition_overwrite reads the complete rows of every window the delta touches.
+    // partition_overwrite reads the complete rows of every window the delta touches, and
+    // locks the target before anything else touches it (a run with nothing to replace does not).
     const Sql select = by_window ? partition_windows(src, p, delta, wi) : delta;
+    if (by_window && (!wi.partitions->windows.empty() || wi.target_range)) tgt.exec(partition_lock(p.target.table));
     if (!target_checked) {
       std::string missing;
       const auto tcols = tgt.columns(p.target.table);

@@ -7,11 +7,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.hpp"
 #include "integration/harness.hpp"
 
 using Catch::Contains;
 using tmtest::CliResult;
 using tmtest::run_cli;
+
+using tmtest::slurp;
+using tmtest::files_in;
 
 namespace {
 
@@ -38,12 +42,6 @@ CliResult history(tmtest::Scenario& s, const std::vector<std::string>& extra = {
   return run_cli(args);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The sample `metric{pipeline="p"} value` of a metrics file, "" when absent.
 std::string sample(const std::string& text, const std::string& metric, const std::string& pipeline) {
@@ -54,15 +52,6 @@ std::string sample(const std::string& text, const std::string& metric, const std
   return "";
 }
 
-std::vector<std::string> files_in(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d))
-      if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
-    closedir(d);
-  }
-  return out;
-}
 
 }  // namespace
 

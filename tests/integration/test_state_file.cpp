@@ -8,11 +8,15 @@
 #include <sstream>
 #include <string>
 
+#include "common/files.hpp"
 #include "integration/harness.hpp"
 
 using tmtest::CliResult;
 using tmtest::Scenario;
 using tmtest::sub;
+
+using tmtest::slurp;
+using tmtest::spit;
 
 namespace {
 
@@ -39,14 +43,7 @@ std::string pipeline(const Scenario& s) {
          "    detect: {strategy: id, cursor: id}\n    target: {connection: db, table: TGT.items, key: [id]}\n";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void spit(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 }  // namespace
 

@@ -9,15 +9,12 @@
 
 #include "tidemark/config.hpp"
 #include "tidemark/errors.hpp"
+#include "common/files.hpp"
+
+using tmtest::slurp;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> corpus_files(const std::string& dir) {
   std::vector<std::string> out;

@@ -11,10 +11,14 @@
 
 #include "cli/metrics.hpp"
 #include "tidemark/errors.hpp"
+#include "common/files.hpp"
 
 using Catch::Contains;
 using namespace tidemark;
 using namespace tidemark::cli;
+
+using tmtest::slurp;
+using tmtest::files_in;
 
 namespace {
 
@@ -35,22 +39,7 @@ PipelineResult result(const std::string& name, PipelineResult::Outcome o) {
   return r;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-std::vector<std::string> files_in(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d))
-      if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
-    closedir(d);
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -19,11 +19,15 @@
 
 #include "tidemark/errors.hpp"
 #include "tidemark/state_file.hpp"
+#include "common/files.hpp"
 
 using Catch::Contains;
 using Catch::StartsWith;
 using namespace tidemark;
 namespace fs = std::filesystem;
+
+using tmtest::slurp;
+using tmtest::spit;
 
 namespace {
 
@@ -45,14 +49,7 @@ class TempDir {
   std::string path_;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void spit(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 std::vector<std::string> entries_of(const std::string& dir) {
   std::vector<std::string> out;
