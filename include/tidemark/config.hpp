@@ -28,6 +28,11 @@ enum class NullCursor { kWarn, kInclude };
 
 enum class BadRows { kFail, kQuarantine };
 
+// target.null_key (docs/writes.md#null-keys): a source row whose key has a NULL can never be
+// matched by key, so an upsert or delete_insert would insert it again on every change. kFail
+// refuses the run, naming the row; kSkip leaves such rows out of the load with a warning.
+enum class NullKey { kFail, kSkip };
+
 // Strategy `files` (docs/files.md): which files of a directory to load, and how to read them.
 struct FilesDetect {
   std::string path;                  // the directory files land in
@@ -84,6 +89,7 @@ struct TargetConfig {
   std::optional<PartitionBy> partition_by;
   bool create = false;  // create a missing target table from the source's columns and key
   SchemaChange on_schema_change = SchemaChange::kFail;
+  NullKey null_key = NullKey::kFail;
   Location loc;
 };
 

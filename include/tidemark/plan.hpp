@@ -117,6 +117,11 @@ struct ExtractPlan {
   // Counts rows whose cursor is NULL (never read with null_cursor: warn), where that is cheap
   // (an index on the cursor) or the run reads everything anyway.
   std::optional<Sql> null_count;
+  // When a key column may be NULL: the window's rows with a NULL key, as one row
+  // (count, smallest cursor as text or NULL). Such rows are never loaded (`select`, the high
+  // mark and the batch bounds leave them out); target.null_key says whether their presence
+  // fails the run or is a warning (docs/writes.md#null-keys).
+  std::optional<Sql> null_key_probe;
   std::string window;                // human-readable description of what is read
   // For range runs: a predicate on the target table (no alias) selecting the range's rows.
   std::optional<Sql> target_range;
@@ -133,6 +138,7 @@ struct ExtractPlan {
     std::optional<Sql> lower;       // the first batch starts here (stored safe mark)
     std::optional<Sql> settle;      // upper limit on every batch
     bool include_null = false;      // the first batch also reads NULL cursors
+    std::optional<Sql> keyed;       // every key column is non-NULL (when one may be NULL)
   };
   std::optional<Batching> batching;
 };

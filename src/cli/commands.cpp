@@ -65,7 +65,7 @@ int cmd_run(const RunArgs& a) {
     if (range && !find_strategy(p->detect.strategy)->has_range())
       throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
                         " has no cursor, so --from/--to cannot select a range; run it without them");
-    static const std::regex int_re(R"(\s*-?[0-9]{1,30}\s*)");
+    static const std::regex int_re(R"(\s*[-+]?[0-9]+\s*)");
     for (const auto& [flag, v] : {std::pair{"--from", a.from}, std::pair{"--to", a.to}})
       if (range && p->detect.strategy == "id" && !v.empty() && !std::regex_match(v, int_re))
         throw ConfigError(std::string(flag) + " '" + v + "' is not an integer, as the id cursor of pipeline " +

@@ -59,23 +59,35 @@ int cmd_verify(const VerifyArgs& a) {
 
   std::vector<std::string> differences;
   if (!same && !p.target.key.empty() && s.rows <= kListLimit && t.rows <= kListLimit) {
-    auto keyed = [&](pg::Source& side, const std::string& from) {
-      Sql q("SELECT " + ident_list(p.target.key, "v") + ", md5(v::text) FROM (");
-      q.append(rows_of(from)).text(") AS v ORDER BY " + ident_list(p.target.key, "v"));
-      std::map<Tuple, std::string> out;
-      for (auto& row : side.query_rows(q)) {
-        std::string h = row.back();
-        row.pop_back();
-        out.emplace(std::move(row), std::move(h));
-      }
-      return out;
-    };
-    const auto a_rows = keyed(src, from_source), b_rows = keyed(tgt, p.target.table.quoted());
+    // Each key column comes with its NULL flag: a NULL key is shown as NULL, and rows with one
+    // are listed on their own, since no key comparison can match them.
+    std::string key_cols;
+    for (const auto& k : p.target.key)
+      key_cols += (key_cols.empty() ? "" : ", ") + ("(v." + quote_ident(k) + " IS NULL)::text, v." + quote_ident(k));
     auto key_text = [&](const Tuple& k) {
       std::string out;
       for (size_t i = 0; i < k.size(); ++i) out += (i ? ", " : "") + p.target.key[i] + "=" + k[i];
       return out;
     };
+    auto keyed = [&](pg::Source& side, const std::string& from, const char* where) {
+      Sql q("SELECT " + key_cols + ", md5(v::text) FROM (");
+      q.append(rows_of(from)).text(") AS v ORDER BY " + ident_list(p.target.key, "v"));
+      std::map<Tuple, std::string> out;
+      for (auto& row : side.query_rows(q)) {
+        Tuple key;
+        bool null_key = false;
+        for (size_t i = 0; i + 1 < row.size(); i += 2) {
+          const bool is_null = row[i] == "true";
+          null_key = null_key || is_null;
+          key.push_back(is_null ? "NULL" : row[i + 1]);
+        }
+        if (null_key) differences.push_back(std::string("row with a NULL key in the ") + where + " (never matched): " +
+                                            key_text(key));
+        else out.emplace(std::move(key), row.back());
+      }
+      return out;
+    };
+    const auto a_rows = keyed(src, from_source, "source"), b_rows = keyed(tgt, p.target.table.quoted(), "target");
     for (const auto& [k, h] : a_rows) {
       auto it = b_rows.find(k);
       if (it == b_rows.end()) differences.push_back("missing in the target: " + key_text(k));

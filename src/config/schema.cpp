@@ -74,7 +74,9 @@ std::string config_json_schema() {
                                       {"column", "granularity"})},
                               {"create", {{"type", "boolean"}, {"description", "create a missing target table"}}},
                               {"on_schema_change",
-                               {{"enum", {"fail", "append_new_columns", "sync_all_columns", "ignore"}}}}},
+                               {{"enum", {"fail", "append_new_columns", "sync_all_columns", "ignore"}}}},
+                              {"null_key", {{"enum", {"fail", "skip"}},
+                                            {"description", "a source row with a NULL key: fail the run, or skip it"}}}},
                              {"connection", "table"});
   const json pipeline =
       object({{"name", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,62}$"}}},

@@ -460,6 +460,7 @@ class Validator {
         if (auto s = get_string(v, p + "." + key)) out = *s;
     };
     text("path", f.path);
+    if (!f.path.empty()) f.path = resolve_path(f.path);  // like state.file: cron's working directory is anywhere
     text("pattern", f.pattern);
     text("date_from_name", f.date_from_name);
     text("file_column", f.file_column);
@@ -516,7 +517,7 @@ class Validator {
     if (!n) return error(parent, p, "required");
     if (!expect_map(n, p)) return;
     t.loc = {file_, n.Mark().line + 1};
-    check_keys(n, p, {"connection", "table", "key", "write", "create", "on_schema_change", "partition_by"});
+    check_keys(n, p, {"connection", "table", "key", "write", "create", "on_schema_change", "partition_by", "null_key"});
     if (auto pb = n["partition_by"]) read_partition_by(pb, p + ".partition_by", t);
     if (auto c = n["create"]) {
       if (auto v = get_string(c, p + ".create")) {
@@ -532,6 +533,13 @@ class Validator {
           error(o, p + ".on_schema_change", "must be one of fail, append_new_columns, sync_all_columns, ignore" +
                                                 did_you_mean(*v, modes));
         else t.on_schema_change = static_cast<SchemaChange>(it - modes.begin());
+      }
+    }
+    if (auto nk = n["null_key"]) {
+      if (auto v = get_string(nk, p + ".null_key")) {
+        if (*v == "fail") t.null_key = NullKey::kFail;
+        else if (*v == "skip") t.null_key = NullKey::kSkip;
+        else error(nk, p + ".null_key", "must be fail or skip" + did_you_mean(*v, {"fail", "skip"}));
       }
     }
     if (auto c = n["connection"]) {

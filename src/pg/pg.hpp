@@ -126,7 +126,11 @@ class Target {
   // A COPY FROM STDIN into the staging table; write() each line, then complete().
   class CopyIn {
    public:
-    CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols);
+    // `where` names the target in errors ("target 'dst'"), with the SQLSTATE, as every other
+    // target statement does: a COPY straight into the target can fail on a constraint. ""
+    // leaves libpqxx's errors as they are.
+    CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols,
+           std::string where = "target");
     ~CopyIn();
     void write(const std::string& line);
     void complete();
@@ -134,6 +138,8 @@ class Target {
    private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    std::string where_;
+    [[noreturn]] void rethrow() const;
   };
 
   // A COPY of the lines `produce` writes, inside a savepoint: when the server rejects a row

@@ -114,17 +114,42 @@ struct Target::CopyIn::Impl {
 };
 #pragma GCC diagnostic pop
 
-Target::CopyIn::CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols) {
+Target::CopyIn::CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols,
+                       std::string where)
+    : where_(std::move(where)) {
   std::vector<std::string> quoted;
   for (const auto& c : cols) quoted.push_back(quote_ident(c));
-  impl_ = std::make_unique<Impl>(tx, stage, quoted);
+  try {
+    impl_ = std::make_unique<Impl>(tx, stage, quoted);
+  } catch (...) {
+    rethrow();
+  }
 }
 
 Target::CopyIn::~CopyIn() = default;
 
-void Target::CopyIn::write(const std::string& line) { impl_->writer.write_raw_line(line); }
+// With no `where` (copy_guarded, which reads the rejected row's line from the server's
+// message) the libpqxx error goes on as it is.
+void Target::CopyIn::rethrow() const {
+  if (where_.empty()) throw;
+  translate(where_);
+}
 
-void Target::CopyIn::complete() { impl_->writer.complete(); }
+void Target::CopyIn::write(const std::string& line) {
+  try {
+    impl_->writer.write_raw_line(line);
+  } catch (...) {
+    rethrow();
+  }
+}
+
+void Target::CopyIn::complete() {
+  try {
+    impl_->writer.complete();
+  } catch (...) {
+    rethrow();
+  }
+}
 
 std::optional<Target::CopyRejected> Target::copy_guarded(const std::string& into, const std::vector<std::string>& cols,
                                                          const std::function<void(CopyIn&)>& produce) {
@@ -132,7 +157,7 @@ std::optional<Target::CopyRejected> Target::copy_guarded(const std::string& into
   try {
     sub.emplace(*tx_, "tm_copy");
     {
-      CopyIn copy(*sub, into, cols);
+      CopyIn copy(*sub, into, cols, "");
       produce(copy);
       copy.complete();
     }

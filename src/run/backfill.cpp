@@ -35,6 +35,20 @@ std::string resolve_bound(pg::Source& src, const std::string& v, const std::stri
       .at(0);
 }
 
+void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, std::optional<std::string>& from,
+                   std::optional<std::string>& to) {
+  if (from) from = resolve_bound(src, *from, type);
+  if (to) to = resolve_bound(src, *to, type);
+  for (const auto& [flag, v] : {std::pair{"--from", from}, std::pair{"--to", to}})
+    if (v)
+      if (auto why = src.input_error(*v, type))
+        throw ConfigError(std::string(flag) + " '" + *v + "' is not a valid " + type + " for cursor " +
+                          p.detect.cursor + " of pipeline " + p.name + ": " + *why);
+  if (from && to && src.value_at_most(*to, *from, type))
+    throw ConfigError("--from '" + *from + "' is not below --to '" + *to + "' for pipeline " + p.name +
+                      ": the range [from, to) is empty; give a lower --from or a higher --to");
+}
+
 namespace {
 
 // --jobs N: N worker processes, each with its own connections; this process draws the
@@ -110,11 +124,9 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     const ColumnInfo* cursor = shape.find(p.detect.cursor);
     if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
     // A relative range is fixed once, here; the log shows the absolute bounds to resume with.
-    range = {resolve_bound(src, range.range_from, cursor->type), resolve_bound(src, range.range_to, cursor->type)};
-    for (const auto& [flag, v] : {std::pair{"--from", range.range_from}, std::pair{"--to", range.range_to}})
-      if (auto why = src.input_error(v, cursor->type))
-        throw ConfigError(std::string(flag) + " '" + v + "' is not a valid " + cursor->type + " for cursor " +
-                          p.detect.cursor + " of pipeline " + p.name + ": " + *why);
+    std::optional<std::string> from = range.range_from, to = range.range_to;
+    resolve_range(src, p, cursor->type, from, to);
+    range = {*from, *to};
     if (chunk_spec.empty())
       chunks.push_back({range.range_from, range.range_to});
     else

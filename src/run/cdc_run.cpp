@@ -52,7 +52,7 @@ class Applier {
                     " \"char\", ADD " + cdc::kMissing + " text[]"));
       cols.insert(cols.end(), {cdc::kSeq, cdc::kOp, cdc::kMissing});
       {
-        pg::Target::CopyIn copy(tgt_.tx(), kStage, cols);
+        pg::Target::CopyIn copy(tgt_.tx(), kStage, cols, "target '" + p_.target.connection + "'");
         for (const auto& l : b.lines) copy.write(l);
         copy.complete();
       }
@@ -92,7 +92,7 @@ void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::Sta
   tgt.begin();
   res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
   {
-    pg::Target::CopyIn copy(tgt.tx(), p.target.table.quoted(), columns);
+    pg::Target::CopyIn copy(tgt.tx(), p.target.table.quoted(), columns, "target '" + p.target.connection + "'");
     res.rows_read += src.copy_out(Sql("SELECT " + ident_list(columns) + " FROM " + p.source.table->quoted()),
                                   [&copy](const std::string& line) { copy.write(line); });
     copy.complete();

@@ -49,7 +49,7 @@ int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& 
     // (not the windows' rows) find its old copy.
     const char* keys = kMovedKeys;
     tgt.create_stage(keys, p.target.table, p.target.key);
-    pg::Target::CopyIn copy(tgt.tx(), keys, p.target.key);
+    pg::Target::CopyIn copy(tgt.tx(), keys, p.target.key, "target '" + p.target.connection + "'");
     src.copy_out(Sql("SELECT DISTINCT " + ident_list(p.target.key, "d") + " FROM (").append(delta).text(") AS d"),
                  [&copy](const std::string& line) { copy.write(line); });
     copy.complete();

@@ -109,6 +109,27 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   std::cout << "  (dry run: nothing was written)\n";
 }
 
+// Rows whose key has a NULL are never loaded (a key that cannot be matched would be inserted
+// again on every change); their presence in the window fails the run, or, with
+// target.null_key: skip, is a warning. Read in the run's snapshot, before anything is written.
+void check_null_keys(pg::Source& src, const PipelineConfig& p, const ExtractPlan& plan) {
+  if (!plan.null_key_probe) return;
+  const auto rows = src.snapshot_rows(*plan.null_key_probe);
+  const int64_t n = rows.empty() || !rows[0][0] ? 0 : std::stoll(*rows[0][0]);
+  if (n == 0) return;
+  std::string what = std::to_string(n) + " source row(s) in this run's window have a NULL in key (" +
+                     ident_list(p.target.key) + ")";
+  if (rows[0][1]) what += "; the first has " + p.detect.cursor + " = " + *rows[0][1];
+  if (p.target.null_key == NullKey::kSkip) {
+    spdlog::warn("{}; they are not loaded (target.null_key: skip)", what);
+    return;
+  }
+  throw RunError("pipeline " + p.name + ": " + what +
+                 ". A row without a complete key can never be matched, so each change would load it again; "
+                 "nothing was loaded by this run. Give those rows a key, or set target.null_key: skip to leave "
+                 "them out with a warning");
+}
+
 }  // namespace
 
 std::string current_error() {
@@ -159,15 +180,8 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   // anything runs.
   RunRequest effective = req;
   if (req.mode == RunMode::kRange && strategy.has_cursor())
-    if (const ColumnInfo* cursor = shape.find(p.detect.cursor)) {
-      if (effective.from) effective.from = resolve_bound(src, *effective.from, cursor->type);
-      if (effective.to) effective.to = resolve_bound(src, *effective.to, cursor->type);
-      for (const auto& [flag, v] : {std::pair{"--from", effective.from}, std::pair{"--to", effective.to}})
-        if (v)
-          if (auto why = src.input_error(*v, cursor->type))
-            throw ConfigError(std::string(flag) + " '" + *v + "' is not a valid " + cursor->type + " for cursor " +
-                              p.detect.cursor + " of pipeline " + p.name + ": " + *why);
-    }
+    if (const ColumnInfo* cursor = shape.find(p.detect.cursor))
+      resolve_range(src, p, cursor->type, effective.from, effective.to);
   ExtractPlan plan = strategy.plan({p, shape, st, effective});
   res.window = plan.window;
   // A range run replaces the range: rows deleted at the source inside it disappear from the
@@ -247,7 +261,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     spdlog::debug("loading {}", direct ? "directly into the target" : "through the staging table");
     int64_t read = 0;
     {
-      pg::Target::CopyIn copy(tgt.tx(), into, plan.columns);
+      pg::Target::CopyIn copy(tgt.tx(), into, plan.columns, "target '" + p.target.connection + "'");
       // A direct load skips the writer's statements, so soft-deleted rows are left out here.
       read = src.copy_out(direct ? without_soft_deleted(select, wi) : select,
                           [&copy](const std::string& line) { copy.write(line); });
@@ -297,6 +311,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     if (tracks) {
       Observed o = observe(src, plan, st, !warned_hidden);
       warned_hidden = true;
+      check_null_keys(src, p, plan);
       if (plan.batching) {
         // Each batch ends at the batch_size-th tuple and commits with the watermark of a run
         // that read up to there; all batches share the one source snapshot.
@@ -322,6 +337,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
       }
     } else {
       src.begin_snapshot();
+      check_null_keys(src, p, plan);
       load(plan.select, plan.moves_watermark ? std::optional<Watermark>(Watermark{}) : std::nullopt, true);
     }
     src.finish();

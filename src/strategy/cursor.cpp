@@ -56,7 +56,7 @@ Sql lookback_bound(const std::string& col, const std::string& type, const std::s
 }
 
 void require_int(const std::optional<std::string>& v, const char* flag) {
-  static const std::regex int_re(R"(\s*-?[0-9]{1,30}\s*)");
+  static const std::regex int_re(R"(\s*[-+]?[0-9]+\s*)");
   if (v && !std::regex_match(*v, int_re))
     throw ConfigError(std::string(flag) + " '" + *v + "' is not an integer, as the id cursor needs");
 }
@@ -78,6 +78,33 @@ Sql largest_tuple(const PipelineConfig& p, const ExtractPlan& plan, const Sql& w
   for (size_t i = 0; i < plan.tuple_columns.size(); ++i)
     s.text((i ? ", " : "") + quote_ident(plan.tuple_columns[i]) + " DESC");
   return s.text(" LIMIT 1");
+}
+
+NullKeyRule null_key_rule(const PipelineConfig& p, const SourceShape& shape) {
+  NullKeyRule r;
+  std::vector<std::string> cols;
+  for (const auto& k : p.target.key) {
+    if (k == p.detect.cursor && p.detect.null_cursor != NullCursor::kInclude) continue;  // never read when NULL
+    const ColumnInfo* c = shape.find(k);
+    if (!c || !c->not_null) cols.push_back(k);
+  }
+  if (cols.empty()) return r;
+  Sql keyed, nulls("(");
+  for (size_t i = 0; i < cols.size(); ++i) {
+    keyed.text((i ? " AND " : "") + quote_ident(cols[i]) + " IS NOT NULL");
+    nulls.text((i ? " OR " : "") + quote_ident(cols[i]) + " IS NULL");
+  }
+  r.keyed = keyed;
+  r.nulls = nulls.text(")");
+  return r;
+}
+
+Sql null_key_probe(const std::string& from, const std::optional<Sql>& where, const NullKeyRule& rule,
+                   const std::string& cursor) {
+  Sql s("SELECT count(*), " + (cursor.empty() ? std::string("NULL") : "min(" + quote_ident(cursor) + ")") +
+        "::text FROM " + from + " WHERE ");
+  if (where) s.text("(").append(*where).text(") AND ");
+  return s.append(*rule.nulls);
 }
 
 Sql select_columns(const PipelineConfig& p, const SourceShape& shape) {
@@ -169,9 +196,15 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
       range.text(qc + " < ").append(cast(*in.request.to, ctype));
     }
     plan.select = Sql(base).text(" WHERE ").append(range);
+    if (const NullKeyRule nk = null_key_rule(p, in.shape); nk.keyed) {
+      plan.select.text(" AND ").append(*nk.keyed);
+      plan.null_key_probe = null_key_probe(source_from(p.source), range, nk, cursor);
+    }
     plan.target_range = range;
     // The largest tuple in the range: where --advance-watermark leaves the watermark.
     plan.high_query = largest_tuple(p, plan, range);
+    if (const NullKeyRule nk = null_key_rule(p, in.shape); nk.keyed)
+      plan.high_query = largest_tuple(p, plan, Sql("(").append(range).text(") AND ").append(*nk.keyed));
     plan.moves_watermark = false;
     plan.window = "range " + range.display();
     return plan;
@@ -202,9 +235,11 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   plan.replace_target = in.request.mode == RunMode::kFullRefresh;
 
   // The largest tuple in the window: next run's high mark.
+  const NullKeyRule nk = null_key_rule(p, in.shape);
   Sql high(qc + " IS NOT NULL");
   if (lower) high.text(" AND ").append(*lower);
   if (settle) high.text(" AND ").append(*settle);
+  if (nk.keyed) high.text(" AND ").append(*nk.keyed);
   plan.high_query = largest_tuple(p, plan, high);
 
   Sql where;
@@ -223,11 +258,18 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
   }
   if (p.batch_size > 0 && in.request.mode == RunMode::kIncremental)
     plan.batching = ExtractPlan::Batching{p.batch_size, base, source_from(p.source), lower, settle,
-                                          p.detect.null_cursor == NullCursor::kInclude};
-  plan.select = any ? Sql(base).text(" WHERE ").append(where) : base;
+                                          p.detect.null_cursor == NullCursor::kInclude, nk.keyed};
   plan.window = plan.replace_target ? "everything (full refresh)"
                 : any               ? where.display()
                                     : "everything (first run)";
+  if (nk.keyed) {
+    plan.window += " (rows with a NULL key left out)";
+    plan.null_key_probe = null_key_probe(source_from(p.source), any ? std::optional<Sql>(where) : std::nullopt, nk,
+                                         cursor);
+    where = any ? Sql("(").append(where).text(") AND ").append(*nk.keyed) : *nk.keyed;
+    any = true;
+  }
+  plan.select = any ? Sql(base).text(" WHERE ").append(where) : base;
   return plan;
 }
 
@@ -249,11 +291,14 @@ Sql batch_where(const ExtractPlan& plan, const std::optional<Tuple>& after, cons
   if (upto) add(up_to(plan.tuple_columns, plan.tuple_types, *upto));
   const std::string qc = quote_ident(plan.tuple_columns[0]);
   if (not_null || !b.include_null) add(Sql(qc + " IS NOT NULL"));
-  if (!any) return Sql("true");
+  if (!any) return b.keyed ? *b.keyed : Sql("true");
   if (!after && b.include_null && !not_null) {
     Sql w("(");
-    return w.append(where).text(") OR " + qc + " IS NULL");
+    w.append(where).text(") OR " + qc + " IS NULL");
+    if (!b.keyed) return w;
+    return Sql("(").append(w).text(") AND ").append(*b.keyed);
   }
+  if (b.keyed) where.text(" AND ").append(*b.keyed);
   return where;
 }
 

@@ -18,4 +18,17 @@ std::string source_from(const SourceConfig& s);
 // `SELECT <columns> FROM <source>`.
 Sql select_columns(const PipelineConfig& p, const SourceShape& shape);
 
+// Rows whose key has a NULL cannot be matched by key (docs/writes.md#null-keys). For the key
+// columns that may be NULL (not declared NOT NULL at the source; the cursor counts only when
+// NULL cursors are loaded): `keyed` keeps the rows whose key is complete, `nulls` the others.
+// Both empty when the key cannot be NULL.
+struct NullKeyRule {
+  std::optional<Sql> keyed, nulls;
+};
+NullKeyRule null_key_rule(const PipelineConfig& p, const SourceShape& shape);
+// SELECT count(*), min(<cursor>)::text of the rows of `from` matching `where` with a NULL
+// key; `cursor` "" gives a NULL second column.
+Sql null_key_probe(const std::string& from, const std::optional<Sql>& where, const NullKeyRule& rule,
+                   const std::string& cursor);
+
 }  // namespace tidemark::strategy

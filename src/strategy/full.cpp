@@ -35,8 +35,13 @@ class FullStrategy final : public Strategy {
     plan.mode = in.request.mode;
     for (const auto& c : in.shape.columns) plan.columns.push_back(c.name);
     plan.select = select_columns(in.pipeline, in.shape);
-    plan.replace_target = true;
     plan.window = "everything (strategy full)";
+    if (const NullKeyRule nk = null_key_rule(in.pipeline, in.shape); nk.keyed) {
+      plan.select.text(" WHERE ").append(*nk.keyed);
+      plan.null_key_probe = null_key_probe(source_from(in.pipeline.source), std::nullopt, nk, "");
+      plan.window += " (rows with a NULL key left out)";
+    }
+    plan.replace_target = true;
     return plan;
   }
 };

@@ -759,3 +759,19 @@ TEST_CASE("config: state.file is a local file beside the config, exclusive with 
   CHECK_THAT(config_error(edit(kBase, "pipelines:\n", "state: {file: s.json}\npipelines:\n") + "    chunk: 1d\n"),
              Contains("chunk: chunked backfills record their chunks in the state schema"));
 }
+
+TEST_CASE("config: a relative detect.path is resolved against the config file's directory, like state.file",
+          "[unit][config]") {
+  const std::string files = "version: 1\nconnections: {wh: 'dbname=wh'}\npipelines:\n  - name: drops\n"
+                            "    detect: {strategy: files, path: %P, pattern: '*.csv'}\n"
+                            "    target: {connection: wh, table: raw.drops}\n";
+  auto path_of = [&](const std::string& p, const std::string& config) {
+    std::string text = files;
+    text.replace(text.find("%P"), 2, p);
+    return tidemark::parse_config(text, config).pipelines.at(0).detect.files.path;
+  };
+  CHECK(path_of("drops/in", "/etc/tidemark/pipelines.yaml") == "/etc/tidemark/drops/in");
+  CHECK(path_of("/data/drops", "/etc/tidemark/pipelines.yaml") == "/data/drops");
+  CHECK(path_of("drops", "conf/p.yaml") == "conf/drops");
+  CHECK(path_of("drops", "p.yaml") == "drops");
+}

@@ -37,7 +37,7 @@ PipelineConfig orders_pipeline() {
 
 SourceShape orders_shape() {
   SourceShape s;
-  s.columns = {{"id", "bigint"}, {"amount", "numeric(12,2)"}, {"updated_at", kTsType}};
+  s.columns = {{"id", "bigint", "bigint", true}, {"amount", "numeric(12,2)"}, {"updated_at", kTsType}};
   return s;
 }
 
@@ -440,7 +440,7 @@ TEST_CASE("plan: identifiers with quotes, dots and spaces are quoted everywhere 
   p.detect.cursor = "Up\"dated";
   p.target.key = {"Order Id"};
   SourceShape shape;
-  shape.columns = {{"Order Id", "bigint"}, {"Up\"dated", kTsType}};
+  shape.columns = {{"Order Id", "bigint", "bigint", true}, {"Up\"dated", kTsType}};
   const ExtractPlan plan = make_plan(p, shape, stored({"Up\"dated", "Order Id"}, {kTs, "1"}));
   CHECK(plan.select.with_placeholders() ==
         R"(SELECT "Order Id", "Up""dated" FROM "My ""S"""."T.x" WHERE "Up""dated" >= CAST($1 AS timestamp with time zone) )"
@@ -464,7 +464,7 @@ TEST_CASE("plan: the high query orders by the whole tuple descending and takes o
   PipelineConfig p = orders_pipeline();
   p.target.key = {"region", "id"};
   SourceShape shape = orders_shape();
-  shape.columns.push_back({"region", "text"});
+  shape.columns.push_back({"region", "text", "text", true});
   const ExtractPlan plan = make_plan(p, shape);
   CHECK(plan.tuple_columns == std::vector<std::string>{"updated_at", "region", "id"});
   CHECK(plan.tuple_types == std::vector<std::string>{kTsType, "text", "bigint"});
@@ -556,4 +556,52 @@ TEST_CASE("plan: each strategy states its own config rules", "[unit][plan]") {
   f.target.write = "full_refresh";
   f.detect.cursor.clear();
   CHECK(find_strategy("full")->check(f).empty());
+}
+
+TEST_CASE("plan: a key column that may be NULL keeps NULL-key rows out of the load, the high mark and the batch "
+          "bounds, and probes the window for them",
+          "[unit][plan][keys]") {
+  PipelineConfig p = orders_pipeline();
+  p.batch_size = 2;
+  SourceShape shape = orders_shape();
+  shape.columns[0].not_null = false;
+  const ExtractPlan first = make_plan(p, shape);
+  CHECK(first.select.with_placeholders() ==
+        R"(SELECT "id", "amount", "updated_at" FROM "public"."orders" WHERE ("updated_at" IS NOT NULL) AND "id" IS NOT NULL)");
+  CHECK(first.window == R"("updated_at" IS NOT NULL (rows with a NULL key left out))");
+  REQUIRE(first.null_key_probe);
+  CHECK(first.null_key_probe->with_placeholders() ==
+        R"(SELECT count(*), min("updated_at")::text FROM "public"."orders" WHERE ("updated_at" IS NOT NULL) AND ("id" IS NULL))");
+  CHECK_THAT(first.high_query.with_placeholders(), Contains(R"(AND "id" IS NOT NULL ORDER BY)"));
+  CHECK_THAT(batch_bound_query(first, std::nullopt).with_placeholders(), Contains(R"("id" IS NOT NULL)"));
+  CHECK_THAT(batch_select(first, std::nullopt, Tuple{kTs, "2"}).with_placeholders(), Contains(R"(AND "id" IS NOT NULL)"));
+
+  const ExtractPlan later = make_plan(p, shape, stored({"updated_at", "id"}, {kTs, "1"}));
+  CHECK_THAT(later.null_key_probe->with_placeholders(), Contains(R"(AND ("id" IS NULL))"));
+  CHECK_THAT(later.null_key_probe->with_placeholders(), Contains(R"(("updated_at", "id") > )"));
+
+  // A key declared NOT NULL at the source costs nothing.
+  CHECK_FALSE(make_plan(p, orders_shape()).null_key_probe);
+  // Strategy full too.
+  PipelineConfig full = p;
+  full.detect.strategy = "full";
+  full.detect.cursor.clear();
+  full.batch_size = 0;
+  full.target.write = "full_refresh";
+  const ExtractPlan f = find_strategy("full")->plan(PlanInput{full, shape, StoredState{}, RunRequest{}});
+  CHECK(f.select.with_placeholders() == R"(SELECT "id", "amount", "updated_at" FROM "public"."orders" WHERE "id" IS NOT NULL)");
+  REQUIRE(f.null_key_probe);
+  CHECK(f.null_key_probe->with_placeholders() ==
+        R"(SELECT count(*), NULL::text FROM "public"."orders" WHERE ("id" IS NULL))");
+}
+
+TEST_CASE("plan: --from/--to on an id cursor may be any whole number, beyond 64 bits too", "[unit][plan][range]") {
+  PipelineConfig p = events_pipeline();
+  const std::string big = "1" + std::string(39, '0');
+  const RunRequest rq{RunMode::kRange, big, big + "0", std::nullopt};
+  const ExtractPlan plan = find_strategy("id")->plan(PlanInput{p, events_shape(), StoredState{}, rq});
+  CHECK(plan.select.values().at(0) == big);
+  const RunRequest bad{RunMode::kRange, std::string("1e5"), std::nullopt, std::nullopt};
+  CHECK_THROWS_WITH(find_strategy("id")->plan(PlanInput{p, events_shape(), StoredState{}, bad}),
+                    Contains("is not an integer"));
 }
