@@ -15,6 +15,7 @@
 
 #include "run/backfill.hpp"
 #include "run/run_one.hpp"
+#include "strategy/cursor.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/strategy.hpp"
@@ -22,17 +23,17 @@
 
 namespace tidemark {
 
-std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type) {
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone) {
   static const std::regex relative(R"(\s*-\s*([0-9]+\s*[a-z]+)\s*)");
   std::smatch m;
   if (type.rfind("timestamp", 0) != 0 && type != "date") return v;
   if (!std::regex_match(v, m, relative)) return v;
   const auto us = parse_duration_us(m[1].str());
   if (!us) return v;  // the type check reports it
-  return src.query_rows(Sql("SELECT CAST(statement_timestamp() - CAST('" + format_interval_us(*us) +
-                            "' AS interval) AS " + type + ")::text"))
-      .at(0)
-      .at(0);
+  // "-7d" on a plain timestamp or date cursor: the wall-clock time 7 days ago in the cursor's zone.
+  Sql ago("(statement_timestamp() - CAST('" + format_interval_us(*us) + "' AS interval))");
+  if (strategy::zoned_type(type)) ago.text(" AT TIME ZONE ").value(zone.empty() ? "UTC" : zone);
+  return src.query_rows(Sql("SELECT CAST(").append(ago).text(" AS " + type + ")::text")).at(0).at(0);
 }
 
 namespace {
@@ -110,7 +111,8 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     const ColumnInfo* cursor = shape.find(p.detect.cursor);
     if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
     // A relative range is fixed once, here; the log shows the absolute bounds to resume with.
-    range = {resolve_bound(src, range.range_from, cursor->type), resolve_bound(src, range.range_to, cursor->type)};
+    range = {resolve_bound(src, range.range_from, cursor->type, shape.time_zone),
+             resolve_bound(src, range.range_to, cursor->type, shape.time_zone)};
     for (const auto& [flag, v] : {std::pair{"--from", range.range_from}, std::pair{"--to", range.range_to}})
       if (auto why = src.input_error(v, cursor->type))
         throw ConfigError(std::string(flag) + " '" + v + "' is not a valid " + cursor->type + " for cursor " +

@@ -31,7 +31,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
 
 // "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
 // timestamp cursor's type. Anything else is returned as given.
-std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type);
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone);
 
 // partition_overwrite (partition_load.cpp): the column's windowing, checked against the
 // source; the windows `delta` touches (read in the source's open snapshot) and the select of
