@@ -214,3 +214,20 @@ TEST_CASE("time zones: an ambiguous or skipped local time is read as the later i
   // A timestamptz cursor is an instant already.
   CHECK(src.epoch_us("2026-07-01 12:00:00+00", "timestamp with time zone", zone) == epoch("2026-07-01 12:00:00+00"));
 }
+
+TEST_CASE("time zones: a relative --from on a plain timestamp cursor counts back from the wall clock in its zone",
+          "[pg][tz][range]") {
+  const std::string chicago = dsn_in_zone("America/Chicago");
+  Scenario s;
+  s.db().exec(sub(kDdl, s));
+  s.write_config(pipeline());
+  auto writer = writer_in(chicago, "America/Chicago");
+  // Chicago wall time 20 and 30 hours ago: inside and outside "the last day" there, while
+  // 20 hours ago in Chicago is 26 (or 25) hours ago on a UTC wall clock.
+  writer->exec(sub("INSERT INTO SRC.nt2 (v, upd) VALUES ('recent', localtimestamp - interval '20 hours'),"
+                   " ('old', localtimestamp - interval '30 hours')", s));
+  CliResult r = s.run({"nt2", "--from", "-1d", "--to", "2100-01-01"}, {{"TIDEMARK_TEST_DSN", chicago}});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(s.db().value(sub("SELECT string_agg(v, ',' ORDER BY id) FROM TGT.nt2", s)) == "recent");
+}
