@@ -61,6 +61,9 @@ struct DetectConfig {
   // a count for ids. Empty: none.
   std::optional<std::string> lookback;
   std::optional<int64_t> settle_seconds;  // ignore rows newer than now() - settle
+  // The zone whose wall-clock time a `timestamp without time zone`/`date` cursor holds.
+  // Unset: the TimeZone a fresh session of the source connection gets.
+  std::optional<std::string> time_zone;
   NullCursor null_cursor = NullCursor::kWarn;
   FilesDetect files;
   std::optional<SoftDeleteConfig> soft_delete;

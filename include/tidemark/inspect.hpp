@@ -23,6 +23,7 @@ struct InspectedTable {
   int64_t estimated_rows = 0;  // pg_class.reltuples (-1 when never analyzed)
   std::string replica_identity;  // pg_class.relreplident: d(efault), n(othing), f(ull), i(ndex)
   std::string wal_level;         // of the source server
+  std::string session_time_zone; // TimeZone of a fresh session of the connection (before tidemark's SET)
 };
 
 // `tidemark advise`: what fits a pipeline and what is risky, from its source table's shape.

@@ -80,6 +80,11 @@ struct SourceShape {
   bool key_unique = false;  // the target key is a primary key / unique constraint of the source
   bool cursor_nullable = true;  // unknown for query sources
   bool cursor_indexed = false;  // an index leads with the cursor column (IS NULL is cheap)
+  // The zone whose wall-clock time a `timestamp without time zone` (or `date`) cursor holds
+  // (docs/correctness.md#time-zones): detect.time_zone, else the TimeZone a fresh session of
+  // the source connection gets. Empty: UTC. `time_zone_from` says which, for plan and advise.
+  std::string time_zone;
+  std::string time_zone_from;
   const ColumnInfo* find(const std::string& name) const;
 };
 
@@ -114,6 +119,10 @@ struct ExtractPlan {
   // wrote the table); kClock: only those that began at or before the candidate mark.
   enum class HorizonKind { kNone, kSequence, kClock } horizon_kind = HorizonKind::kNone;
   std::vector<std::string> writer_locks;  // relations (regclass text): source table, sequence
+  // The zone a plain `timestamp`/`date` cursor's values are wall-clock time in (SourceShape);
+  // empty for other cursors. A candidate mark becomes an instant in it (cursor_instant).
+  std::string cursor_zone;
+  std::string cursor_zone_from;  // where that zone came from (SourceShape::time_zone_from)
   // Counts rows whose cursor is NULL (never read with null_cursor: warn), where that is cheap
   // (an index on the cursor) or the run reads everything anyway.
   std::optional<Sql> null_count;

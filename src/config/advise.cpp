@@ -61,6 +61,25 @@ std::vector<Advice> advise(const PipelineConfig& p, const InspectedTable& t) {
       if (s == "updated_at" && !server_time(c->default_expr) && !p.detect.lookback)
         out.push_back({K::kRisk, c->name + " has no DEFAULT now(), so the application writes it and clocks may "
                                            "disagree: set detect.lookback (e.g. 5m), or a trigger that sets it"});
+      const std::string& type = c->type;
+      const bool integer = type == "smallint" || type == "integer" || type == "bigint" || type.rfind("numeric", 0) == 0;
+      const bool plain_time = type.rfind("timestamp", 0) == 0 && type.find("without time zone") != std::string::npos;
+      const bool time = plain_time || type == "date" || type.rfind("timestamp", 0) == 0;
+      if (s == "id" && !integer)
+        out.push_back({K::kRisk, c->name + " has type " + type + ": strategy id follows an integer column (runs "
+                                           "refuse this cursor); use an integer key, or strategy updated_at on a "
+                                           "timestamp column"});
+      if (s == "updated_at" && !time)
+        out.push_back({K::kRisk, c->name + " has type " + type + ": strategy updated_at follows a timestamp or date "
+                                           "column (runs refuse this cursor)"});
+      if (s == "updated_at" && (plain_time || type == "date")) {
+        const bool set = p.detect.time_zone.has_value();
+        const std::string zone = set ? *p.detect.time_zone : t.session_time_zone.empty() ? "UTC" : t.session_time_zone;
+        out.push_back({K::kAdvice, c->name + " is a " + type + ": its values are read as wall-clock time in " + zone +
+                                       (set ? " (detect.time_zone)"
+                                            : " (the TimeZone a fresh session of the source connection gets)") +
+                                       "; if the writers' sessions use another zone, set detect.time_zone to theirs"});
+      }
       if (s == "id" && c->default_expr.rfind("nextval(", 0) != 0)
         out.push_back({K::kRisk, c->name + " is not fed by a sequence: ids written out of order by the application "
                                            "can be skipped; updated_at or cdc is safer"});

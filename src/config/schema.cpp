@@ -47,6 +47,8 @@ std::string config_json_schema() {
        {"lookback", {{"type", {"string", "integer"}}, {"description", "re-read window below the watermark"}}},
        {"settle", duration("ignore rows (updated_at) or files (files) newer than this")},
        {"null_cursor", {{"enum", {"warn", "include"}}}},
+       {"time_zone", text("the zone a timestamp without time zone (or date) cursor's values are wall-clock time in "
+                          "(default: the source session's TimeZone)")},
        {"soft_delete", object({{"column", text("non-NULL (or true) marks a deleted row")},
                                {"mode", {{"enum", {"delete", "mark"}}}}},
                               {"column"})},

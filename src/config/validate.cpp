@@ -17,6 +17,13 @@
 namespace tidemark {
 namespace {
 
+// A time zone name as the server spells them (Europe/Berlin, UTC, EST5EDT, <+03>-03 aside);
+// whether the server knows it is checked at run time.
+bool time_zone_name(const std::string& v) {
+  static const std::regex tz_re(R"([A-Za-z0-9_+\-/:]{1,64})");
+  return std::regex_match(v, tz_re);
+}
+
 class Validator {
  public:
   explicit Validator(std::string file) : file_(std::move(file)) {}
@@ -362,7 +369,7 @@ class Validator {
     if (!expect_map(n, p)) return;
     d.loc = {file_, n.Mark().line + 1};
     check_keys(n, p, {"strategy", "cursor", "lookback", "settle", "null_cursor", "path", "pattern", "exclude", "format",
-                      "csv", "ignore_unknown_columns", "date_from_name", "file_column", "on_bad_row", "slot", "soft_delete"});
+                      "csv", "ignore_unknown_columns", "date_from_name", "file_column", "on_bad_row", "slot", "soft_delete", "time_zone"});
     if (auto s = n["strategy"]) {
       if (auto v = get_string(s, p + ".strategy")) {
         d.strategy = *v;
@@ -384,6 +391,12 @@ class Validator {
         auto us = parse_duration_us(*v);
         if (!us) error(s, p + ".settle", "'" + *v + "' is not a duration like 30s, 5m, 1h");
         else d.settle_seconds = *us / 1000000;
+      }
+    }
+    if (auto z = n["time_zone"]) {
+      if (auto v = get_string(z, p + ".time_zone")) {
+        if (!time_zone_name(*v)) error(z, p + ".time_zone", "'" + *v + "' is not a time zone name like UTC or America/Chicago");
+        else d.time_zone = *v;
       }
     }
     if (auto nc = n["null_cursor"]) {
@@ -587,8 +600,7 @@ class Validator {
     }
     if (auto z = n["time_zone"]) {
       if (auto v = get_string(z, p + ".time_zone")) {
-        static const std::regex tz_re(R"([A-Za-z0-9_+\-/:]{1,64})");
-        if (!std::regex_match(*v, tz_re)) error(z, p + ".time_zone", "'" + *v + "' is not a time zone name like UTC or Europe/Berlin");
+        if (!time_zone_name(*v)) error(z, p + ".time_zone", "'" + *v + "' is not a time zone name like UTC or Europe/Berlin");
         else pb.time_zone = *v;
       }
     }

@@ -17,6 +17,7 @@ InspectedTable inspect_table(Connection& c, const QualifiedName& table) {
     t.estimated_rows = head[1].is_null() ? -1 : head[1].as<int64_t>();
     t.replica_identity = head[2].is_null() ? "" : head[2].c_str();
     t.wal_level = head[3].c_str();
+    t.session_time_zone = c.session_time_zone();
     for (const auto& row : tx.exec(
              "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
              " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum),"

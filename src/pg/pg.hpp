@@ -33,10 +33,14 @@ class Connection {
   const std::string& name() const { return name_; }
   // The statement with every value escaped by this connection (for COPY and control SQL).
   std::string render(const Sql& sql);
+  // The TimeZone this session had before tidemark set its own (UTC): what the connection's
+  // options/PGTZ, ALTER ROLE/DATABASE … SET and postgresql.conf give the role's sessions.
+  const std::string& session_time_zone() const { return session_time_zone_; }
 
  private:
   std::string name_;
   std::unique_ptr<pqxx::connection> conn_;
+  std::string session_time_zone_;
 };
 
 // Receives COPY text lines (without the trailing newline).
@@ -85,8 +89,9 @@ class Source {
   // ROW(a) >= ROW(b) and a[0] <= horizon, compared by the server in the column types.
   bool tuple_at_least(const Tuple& a, const Tuple& b, const std::vector<std::string>& types);
   bool value_at_most(const std::string& a, const std::string& b, const std::string& type);
-  // A timestamp of `type` as microseconds since the epoch (as the server computes it).
-  int64_t epoch_us(const std::string& value, const std::string& type);
+  // A cursor value of `type` as microseconds since the epoch (as the server computes it); a
+  // plain timestamp is wall-clock time in `zone` (strategy::cursor_instant).
+  int64_t epoch_us(const std::string& value, const std::string& type, const std::string& zone);
   int64_t count(const Sql& sql);
   int64_t copy_out(const Sql& select, const LineSink& sink);
   void finish();

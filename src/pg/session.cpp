@@ -49,6 +49,9 @@ Connection::Connection(std::string name, const std::string& dsn, const std::stri
     // Fixed output formats on every session, so values move between servers and into the
     // watermark exactly (UTC timestamps, ISO dates, full float precision).
     pqxx::nontransaction tx(*conn_);
+    // Kept before the SET below: a plain timestamp cursor holds wall-clock time in the zone the
+    // writers' sessions get, and a fresh session of this connection is the best witness of it.
+    session_time_zone_ = tx.exec1("SHOW TimeZone")[0].c_str();
     tx.exec("SET application_name = " + tx.quote(role) +
             "; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
             "; SET extra_float_digits = 3; SET bytea_output = 'hex'");

@@ -94,6 +94,22 @@ SourceShape Source::describe(const PipelineConfig& p) {
           "(SELECT array_agg(k ORDER BY k) FROM unnest(" + tx.quote(keys) + "::text[]) AS k))");
       shape.key_unique = u[0][0].as<bool>();
     }
+    // The zone of a plain timestamp cursor: the config's, checked against the server's zone
+    // names, else this connection's session default (docs/correctness.md#time-zones).
+    if (p.detect.time_zone) {
+      try {
+        tx.exec("SELECT now() AT TIME ZONE " + tx.quote(*p.detect.time_zone));
+      } catch (const pqxx::sql_error&) {
+        throw ConfigError("pipeline " + p.name + ": detect.time_zone '" + *p.detect.time_zone +
+                          "' is not a time zone the source server knows (a name from pg_timezone_names, such as "
+                          "America/Chicago, or UTC)");
+      }
+      shape.time_zone = *p.detect.time_zone;
+      shape.time_zone_from = "detect.time_zone";
+    } else {
+      shape.time_zone = c_.session_time_zone();
+      shape.time_zone_from = "the TimeZone of a fresh session of source connection '" + c_.name() + "'";
+    }
     return shape;
   } catch (...) {
     translate(where);
@@ -253,9 +269,9 @@ bool Source::value_at_most(const std::string& a, const std::string& b, const std
   }
 }
 
-int64_t Source::epoch_us(const std::string& value, const std::string& type) {
-  Sql s("SELECT (extract(epoch FROM CAST(");
-  s.value(value).text(" AS " + type + ")) * 1000000)::bigint");
+int64_t Source::epoch_us(const std::string& value, const std::string& type, const std::string& zone) {
+  Sql s("SELECT (extract(epoch FROM ");
+  s.append(strategy::cursor_instant(value, type, zone)).text(") * 1000000)::bigint");
   try {
     return row(s)[0].as<int64_t>();
   } catch (...) {

@@ -26,7 +26,7 @@ std::optional<std::string> advance_blocker_now(pg::Source& src, const ExtractPla
   if (!before.prepared.empty())
     return std::to_string(before.prepared.size()) + " prepared transaction(s) were open when the backfill began";
   const bool clock = plan.horizon_kind == ExtractPlan::HorizonKind::kClock;
-  const int64_t limit = clock ? src.epoch_us(range.range_to, type) : 0;
+  const int64_t limit = clock ? src.epoch_us(range.range_to, type, plan.cursor_zone) : 0;
   int64_t open = 0;
   for (const auto& s : before.sessions)
     if (clock ? std::stoll(s.ref.xact_start) <= limit : s.holds_writer_lock) ++open;

@@ -15,6 +15,7 @@
 
 #include "run/backfill.hpp"
 #include "run/run_one.hpp"
+#include "strategy/cursor.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/strategy.hpp"
@@ -22,23 +23,23 @@
 
 namespace tidemark {
 
-std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type) {
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone) {
   static const std::regex relative(R"(\s*-\s*([0-9]+\s*[a-z]+)\s*)");
   std::smatch m;
   if (type.rfind("timestamp", 0) != 0 && type != "date") return v;
   if (!std::regex_match(v, m, relative)) return v;
   const auto us = parse_duration_us(m[1].str());
   if (!us) return v;  // the type check reports it
-  return src.query_rows(Sql("SELECT CAST(statement_timestamp() - CAST('" + format_interval_us(*us) +
-                            "' AS interval) AS " + type + ")::text"))
-      .at(0)
-      .at(0);
+  // "-7d" on a plain timestamp or date cursor: the wall-clock time 7 days ago in the cursor's zone.
+  Sql ago("(statement_timestamp() - CAST('" + format_interval_us(*us) + "' AS interval))");
+  if (strategy::zoned_type(type)) ago.text(" AT TIME ZONE ").value(zone.empty() ? "UTC" : zone);
+  return src.query_rows(Sql("SELECT CAST(").append(ago).text(" AS " + type + ")::text")).at(0).at(0);
 }
 
-void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, std::optional<std::string>& from,
-                   std::optional<std::string>& to) {
-  if (from) from = resolve_bound(src, *from, type);
-  if (to) to = resolve_bound(src, *to, type);
+void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, const std::string& zone,
+                   std::optional<std::string>& from, std::optional<std::string>& to) {
+  if (from) from = resolve_bound(src, *from, type, zone);
+  if (to) to = resolve_bound(src, *to, type, zone);
   for (const auto& [flag, v] : {std::pair{"--from", from}, std::pair{"--to", to}})
     if (v)
       if (auto why = src.input_error(*v, type))
@@ -125,7 +126,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     if (!cursor) throw RunError("pipeline " + p.name + ": the source has no column '" + p.detect.cursor + "'");
     // A relative range is fixed once, here; the log shows the absolute bounds to resume with.
     std::optional<std::string> from = range.range_from, to = range.range_to;
-    resolve_range(src, p, cursor->type, from, to);
+    resolve_range(src, p, cursor->type, shape.time_zone, from, to);
     range = {*from, *to};
     if (chunk_spec.empty())
       chunks.push_back({range.range_from, range.range_to});

@@ -61,7 +61,7 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
     obs.in_flight.xids = snap.prepared_xip;  // not sessions, so not covered below
     std::optional<int64_t> limit;
     if (plan.horizon_kind == ExtractPlan::HorizonKind::kClock)
-      limit = src.epoch_us((*obs.candidate)[0], plan.tuple_types[0]);
+      limit = src.epoch_us((*obs.candidate)[0], plan.tuple_types[0], plan.cursor_zone);
     for (const auto& s : before.sessions) {
       const bool matters = limit ? std::stoll(s.ref.xact_start) <= *limit : s.holds_writer_lock;
       if (matters) obs.in_flight.sessions.push_back(s.ref);

@@ -31,12 +31,12 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
 
 // "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
 // timestamp cursor's type. Anything else is returned as given.
-std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type);
-// --from/--to of a range run resolved (relative forms, on the source's clock) and checked
-// against the cursor's type and each other (from < to): a bad range is a ConfigError (exit 2)
-// before anything runs.
-void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, std::optional<std::string>& from,
-                   std::optional<std::string>& to);
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone);
+// --from/--to of a range run resolved (relative forms, on the source's clock in the cursor's
+// zone) and checked against the cursor's type and each other (from < to): a bad range is a
+// ConfigError (exit 2) before anything runs.
+void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, const std::string& zone,
+                   std::optional<std::string>& from, std::optional<std::string>& to);
 
 // partition_overwrite (partition_load.cpp): the column's windowing, checked against the
 // source; the windows `delta` touches (read in the source's open snapshot) and the select of

@@ -94,6 +94,9 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   std::cout << "  watermark: high " << tuple_text(st.watermark.high) << ", safe " << tuple_text(st.watermark.safe)
             << (st.exists ? ", version " + std::to_string(st.version) : ", no state yet") << "\n";
   std::cout << "  window:    " << plan.window << "\n";
+  if (!plan.cursor_zone.empty())
+    std::cout << "  time zone: " << plan.cursor_zone << " (from " << plan.cursor_zone_from << "): the " << plan.tuple_types[0]
+              << " cursor is read as wall-clock time there\n";
   std::cout << "  extract:   COPY (" << plan.select.display() << ") TO STDOUT\n";
   std::cout << "  estimate:  " << (estimate ? "about " + std::to_string(*estimate) + " row(s) (the planner's EXPLAIN estimate)"
                                             : std::string("unknown")) << "\n";
@@ -181,7 +184,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   RunRequest effective = req;
   if (req.mode == RunMode::kRange && strategy.has_cursor())
     if (const ColumnInfo* cursor = shape.find(p.detect.cursor))
-      resolve_range(src, p, cursor->type, effective.from, effective.to);
+      resolve_range(src, p, cursor->type, shape.time_zone, effective.from, effective.to);
   ExtractPlan plan = strategy.plan({p, shape, st, effective});
   res.window = plan.window;
   // A range run replaces the range: rows deleted at the source inside it disappear from the

@@ -47,12 +47,16 @@ Sql up_to(const std::vector<std::string>& cols, const std::vector<std::string>& 
 }
 
 Sql lookback_bound(const std::string& col, const std::string& type, const std::string& value,
-                   const std::string& lookback, CursorKind kind) {
+                   const std::string& lookback, CursorKind kind, const std::string& zone) {
   // Inclusive, so a lookback of 0 still re-reads rows tied with the mark.
   Sql s(quote_ident(col) + " >= ");
-  s.append(cast(value, type));
-  if (kind == CursorKind::kInteger) return s.text(" - " + std::to_string(std::stoll(lookback)));
-  return s.text(" - CAST('" + format_interval_us(*parse_duration_us(lookback)) + "' AS interval)");
+  if (kind == CursorKind::kInteger) return s.append(cast(value, type)).text(" - " + std::to_string(std::stoll(lookback)));
+  const std::string back = "CAST('" + format_interval_us(*parse_duration_us(lookback)) + "' AS interval)";
+  // A plain timestamp: the lookback is real time before the mark's instant in the writers'
+  // zone, and the bound the earliest wall-clock reading from then on (DST included).
+  if (type == "timestamp without time zone")
+    return s.append(local_floor(cursor_instant(value, type, zone).text(" - " + back), zone));
+  return s.append(cast(value, type)).text(" - " + back);
 }
 
 void require_int(const std::optional<std::string>& v, const char* flag) {
@@ -65,6 +69,31 @@ void require_int(const std::optional<std::string>& v, const char* flag) {
 
 Sql cast_value(const std::string& value, const std::string& type) {
   return Sql("CAST(").value(value).text(" AS " + type + ")");
+}
+
+bool zoned_type(const std::string& type) { return type == "timestamp without time zone" || type == "date"; }
+
+static const std::string& zone_or_utc(const std::string& zone) {
+  static const std::string utc = "UTC";
+  return zone.empty() ? utc : zone;
+}
+
+Sql local_floor(const Sql& at, const std::string& zone) {
+  const std::string& z = zone_or_utc(zone);
+  Sql s("LEAST((");
+  s.append(at).text(") AT TIME ZONE ").value(z).text(", ((");
+  return s.append(at).text(") + interval '3 hours') AT TIME ZONE ").value(z).text(" - interval '3 hours')");
+}
+
+Sql clock_horizon(const Sql& now, const std::string& type, const std::string& zone) {
+  if (type == "timestamp without time zone") return local_floor(now, zone).text(" - interval '1 microsecond'");
+  return Sql("CAST(").append(now).text(" AS " + type + ") - interval '1 microsecond'");
+}
+
+Sql cursor_instant(const std::string& value, const std::string& type, const std::string& zone) {
+  if (!zoned_type(type)) return Sql("CAST(").value(value).text(" AS timestamp with time zone)");
+  Sql s("(CAST(");
+  return s.value(value).text(" AS " + type + ")::timestamp without time zone AT TIME ZONE ").value(zone_or_utc(zone)).text(")");
 }
 
 std::string source_from(const SourceConfig& s) {
@@ -168,15 +197,27 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
 
   const std::string qc = quote_ident(cursor);
   Sql base = select_columns(p, in.shape);
+  // A plain timestamp or date cursor holds wall-clock time in this zone; clock bounds are
+  // computed in it (docs/correctness.md#time-zones).
+  if (zoned_type(ctype)) {
+    plan.cursor_zone = zone_or_utc(in.shape.time_zone);
+    plan.cursor_zone_from = in.shape.time_zone_from.empty() ? "default" : in.shape.time_zone_from;
+  }
   std::optional<Sql> settle;
-  if (p.detect.settle_seconds && kind == CursorKind::kTimestamp)
-    settle = Sql(qc + " <= CAST(now() - CAST('" + std::to_string(*p.detect.settle_seconds) +
-                 " seconds' AS interval) AS " + ctype + ")");
+  if (p.detect.settle_seconds && kind == CursorKind::kTimestamp) {
+    const std::string ago = "now() - CAST('" + std::to_string(*p.detect.settle_seconds) + " seconds' AS interval)";
+    if (zoned_type(ctype)) {
+      Sql bound = local_floor(Sql(ago), plan.cursor_zone);
+      settle = ctype == "date" ? Sql(qc + " <= CAST(").append(bound).text(" AS date)") : Sql(qc + " <= ").append(bound);
+    } else {
+      settle = Sql(qc + " <= CAST(" + ago + " AS " + ctype + ")");
+    }
+  }
 
   // Horizon for in-flight safety, evaluated before the snapshot; a
   // backfill uses it to judge whether --advance-watermark is safe (docs/correctness.md).
   if (kind == CursorKind::kTimestamp && ctype != "date") {
-    plan.horizon = Sql("CAST(statement_timestamp() AS " + ctype + ") - interval '1 microsecond'");
+    plan.horizon = clock_horizon(Sql("statement_timestamp()"), ctype, plan.cursor_zone);
     plan.horizon_kind = ExtractPlan::HorizonKind::kClock;
   } else if (kind == CursorKind::kInteger && in.shape.cursor_sequence && in.shape.sequence_cache == 1 && p.source.table) {
     plan.horizon = Sql("pg_sequence_last_value(").value(*in.shape.cursor_sequence).text("::regclass)");
@@ -223,7 +264,7 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
                      ") but the cursor and key are now (" + ident_list(plan.tuple_columns) +
                      "); run once with --full-refresh to start over");
     if (p.detect.lookback) {
-      lower = lookback_bound(cursor, ctype, safe[0], *p.detect.lookback, kind);
+      lower = lookback_bound(cursor, ctype, safe[0], *p.detect.lookback, kind, plan.cursor_zone);
     } else if (safe.size() > plan.tuple_columns.size()) {
       // A mark longer than the tuple cannot be compared: fall back to the cursor alone,
       // inclusive, so rows tied with it are read again rather than lost.

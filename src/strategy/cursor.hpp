@@ -13,6 +13,21 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind);
 // `CAST(<value> AS <type>)` with the value kept apart from the text.
 Sql cast_value(const std::string& value, const std::string& type);
 
+// Values of `type` are wall-clock readings in some zone: `timestamp without time zone`, `date`.
+bool zoned_type(const std::string& type);
+// The earliest wall-clock reading in `zone` at or after the instant `at` (a timestamptz
+// expression), looking 3 hours ahead: LEAST(local(at), local(at + 3h) - 3h). Equal to
+// local(at) except in the 3 hours before a fall-back transition, where it is held back by
+// the transition's delta, so it never lies inside a local hour that is still to repeat.
+Sql local_floor(const Sql& at, const std::string& zone);
+// A clock horizon for a cursor of `type` at the instant `now` (the plan uses
+// statement_timestamp()): the largest value no row written at or after `now` can fall below.
+Sql clock_horizon(const Sql& now, const std::string& type, const std::string& zone);
+// The instant (timestamptz) a cursor value of `type` denotes; a plain timestamp is read as
+// wall-clock time in `zone` (an ambiguous reading resolves to the later instant, a skipped
+// one to the instant after the gap, both conservative for the in-flight bound).
+Sql cursor_instant(const std::string& value, const std::string& type, const std::string& zone);
+
 // `FROM …` text for the pipeline's source (a table or a parenthesised query).
 std::string source_from(const SourceConfig& s);
 // `SELECT <columns> FROM <source>`.

@@ -775,3 +775,26 @@ TEST_CASE("config: a relative detect.path is resolved against the config file's 
   CHECK(path_of("drops", "conf/p.yaml") == "conf/drops");
   CHECK(path_of("drops", "p.yaml") == "drops");
 }
+
+TEST_CASE("config: detect.time_zone names the zone of a plain timestamp cursor; a malformed name is refused",
+          "[unit][config][tz]") {
+  const std::string head = R"(
+connections: {src: "dbname=a", dw: "dbname=b"}
+pipelines:
+  - name: events
+    source: {connection: src, table: app.events}
+)";
+  const std::string target = "    target: {connection: dw, table: dw.events, key: [id]}\n";
+  const Config ok =
+      parse_config(head + "    detect: {strategy: updated_at, cursor: upd, time_zone: America/Chicago}\n" + target, "p.yaml");
+  CHECK(ok.pipelines[0].detect.time_zone == std::optional<std::string>("America/Chicago"));
+  CHECK_FALSE(parse_config(head + "    detect: {strategy: updated_at, cursor: upd}\n" + target, "p.yaml")
+                  .pipelines[0]
+                  .detect.time_zone);
+  try {
+    parse_config(head + "    detect: {strategy: updated_at, cursor: upd, time_zone: \"Chicago; DROP\"}\n" + target, "p.yaml");
+    FAIL("accepted a malformed time zone");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("detect.time_zone") && Catch::Contains("is not a time zone name"));
+  }
+}

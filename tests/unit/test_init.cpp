@@ -10,7 +10,7 @@ using namespace tidemark;
 namespace {
 
 InspectedTable table(int64_t rows, std::vector<InspectedColumn> cols, std::vector<std::string> pk = {"id"}) {
-  return InspectedTable{QualifiedName{"public", "orders"}, std::move(cols), std::move(pk), rows, "d", "logical"};
+  return InspectedTable{QualifiedName{"public", "orders"}, std::move(cols), std::move(pk), rows, "d", "logical", ""};
 }
 
 }  // namespace
@@ -79,4 +79,36 @@ TEST_CASE("advise: a missing cursor index, a nullable application-written cursor
   CHECK_THAT(text(advise(p, no_key)), Catch::Contains("risk: wal_level is replica") &&
                                           Catch::Contains("risk: no replica identity") &&
                                           Catch::Contains("risk: the table has no primary key"));
+}
+
+TEST_CASE("advise: strategy id on a text cursor is a risk, and a plain timestamp cursor's zone is named with its origin",
+          "[unit][init][tz]") {
+  auto text = [](const std::vector<Advice>& v) {
+    std::string out;
+    for (const auto& a : v) out += std::string(advice_kind(a.kind)) + ": " + a.text + "\n";
+    return out;
+  };
+  PipelineConfig p;
+  p.name = "codes";
+  p.detect.strategy = "id";
+  p.detect.cursor = "code";
+  p.target.key = {"code"};
+  const std::string id_text = text(advise(p, table(1000000, {{"code", "text", true, true, ""}}, {"code"})));
+  CHECK_THAT(id_text, Catch::Contains("risk: code has type text: strategy id follows an integer column"));
+  CHECK_THAT(text(advise(p, table(1000000, {{"code", "bigint", true, true, "nextval('s'::regclass)"}}, {"code"}))),
+             !Catch::Contains("has type"));
+
+  p.detect.strategy = "updated_at";
+  p.detect.cursor = "upd";
+  p.target.key = {"id"};
+  InspectedTable t = table(1000000, {{"id", "bigint", true, true, ""},
+                                     {"upd", "timestamp without time zone", true, true, "now()"}});
+  t.session_time_zone = "America/Chicago";
+  CHECK_THAT(text(advise(p, t)),
+             Catch::Contains("advice: upd is a timestamp without time zone: its values are read as wall-clock time in "
+                             "America/Chicago (the TimeZone a fresh session of the source connection gets)"));
+  p.detect.time_zone = "Asia/Tokyo";
+  CHECK_THAT(text(advise(p, t)), Catch::Contains("wall-clock time in Asia/Tokyo (detect.time_zone)"));
+  t.columns[1].type = "timestamp with time zone";
+  CHECK_THAT(text(advise(p, t)), !Catch::Contains("wall-clock"));
 }

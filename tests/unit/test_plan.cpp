@@ -379,8 +379,10 @@ TEST_CASE("plan: a timestamp cursor's horizon is the statement clock, a date cur
   SourceShape naive = orders_shape();
   naive.columns[2].type = "timestamp without time zone";
   REQUIRE(make_plan(orders_pipeline(), naive).horizon);
+  // A plain timestamp: the wall clock in the cursor's zone (UTC when none is known).
   CHECK(make_plan(orders_pipeline(), naive).horizon->display() ==
-        "CAST(statement_timestamp() AS timestamp without time zone) - interval '1 microsecond'");
+        "LEAST((statement_timestamp()) AT TIME ZONE 'UTC', ((statement_timestamp()) + interval '3 hours') AT TIME ZONE "
+        "'UTC' - interval '3 hours') - interval '1 microsecond'");
 
   SourceShape date = orders_shape();
   date.columns[2].type = "date";
@@ -604,4 +606,59 @@ TEST_CASE("plan: --from/--to on an id cursor may be any whole number, beyond 64 
   const RunRequest bad{RunMode::kRange, std::string("1e5"), std::nullopt, std::nullopt};
   CHECK_THROWS_WITH(find_strategy("id")->plan(PlanInput{p, events_shape(), StoredState{}, bad}),
                     Contains("is not an integer"));
+}
+
+namespace {
+
+SourceShape naive_shape(const std::string& type = "timestamp without time zone", const std::string& zone = "America/Chicago") {
+  SourceShape s = orders_shape();
+  s.columns[2].type = type;
+  s.time_zone = zone;
+  s.time_zone_from = "detect.time_zone";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("plan: a plain timestamp cursor's horizon is the wall clock in its zone, held back before a fall-back hour",
+          "[unit][plan][tz]") {
+  const ExtractPlan plan = make_plan(orders_pipeline(), naive_shape());
+  REQUIRE(plan.horizon);
+  CHECK(plan.horizon_kind == ExtractPlan::HorizonKind::kClock);
+  CHECK(plan.horizon->with_placeholders() ==
+        "LEAST((statement_timestamp()) AT TIME ZONE $1, ((statement_timestamp()) + interval '3 hours') AT TIME ZONE $2"
+        " - interval '3 hours') - interval '1 microsecond'");
+  CHECK(plan.horizon->values() == std::vector<SqlValue>{"America/Chicago", "America/Chicago"});
+  CHECK(plan.cursor_zone == "America/Chicago");
+  CHECK(plan.cursor_zone_from == "detect.time_zone");
+  // A timestamptz cursor denotes instants: no zone is involved.
+  CHECK(make_plan(orders_pipeline(), orders_shape()).cursor_zone.empty());
+  // A date cursor has no horizon but its days are days in the zone.
+  CHECK(make_plan(orders_pipeline(), naive_shape("date")).cursor_zone == "America/Chicago");
+}
+
+TEST_CASE("plan: settle and lookback on a plain timestamp cursor are computed in its zone", "[unit][plan][tz]") {
+  PipelineConfig p = orders_pipeline();
+  p.detect.settle_seconds = 30;
+  const std::string floor_30s =
+      "LEAST((now() - CAST('30 seconds' AS interval)) AT TIME ZONE $1, ((now() - CAST('30 seconds' AS interval)) + "
+      "interval '3 hours') AT TIME ZONE $2 - interval '3 hours')";
+  CHECK(make_plan(p, naive_shape()).select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" <= )" + floor_30s + kNotNull);
+  CHECK(make_plan(p, naive_shape("date")).select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" <= CAST()" + floor_30s + " AS date)" + kNotNull);
+
+  p.detect.settle_seconds.reset();
+  p.detect.lookback = "15m";
+  const std::string mark = "2024-05-01 10:00:00.123456";
+  const ExtractPlan plan = make_plan(p, naive_shape(), stored({"updated_at", "id"}, {mark, "42"}));
+  // The mark's instant in the zone, 15 real minutes back, as the earliest wall-clock reading from then on.
+  const std::string instant = "(CAST($1 AS timestamp without time zone)::timestamp without time zone AT TIME ZONE $2)";
+  CHECK(plan.select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" >= LEAST(()" + instant +
+            " - CAST('900 seconds' AS interval)) AT TIME ZONE $3, ((" +
+            "(CAST($4 AS timestamp without time zone)::timestamp without time zone AT TIME ZONE $5)" +
+            " - CAST('900 seconds' AS interval)) + interval '3 hours') AT TIME ZONE $6 - interval '3 hours')" + kNotNull);
+  CHECK(plan.select.values() == std::vector<SqlValue>{mark, "America/Chicago", "America/Chicago", mark,
+                                                      "America/Chicago", "America/Chicago"});
 }
