@@ -28,7 +28,7 @@ int modified_score(const std::string& name) {
 }
 
 // A value from the catalog as a YAML scalar the validator reads back unchanged: `$` doubled
-// (the validator expands ${VAR} in every string), and double-quoted unless it is a plain word
+// (the validator expands ${VAR} in every string), and quoted unless it is a plain word
 // no YAML reader would take for anything else (true, null, 12, a: b, - x, ...).
 void scalar(YAML::Emitter& out, const std::string& v) {
   std::string text;
@@ -38,7 +38,13 @@ void scalar(YAML::Emitter& out, const std::string& v) {
   std::string lower;
   for (char ch : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const char* word : {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}) plain = plain && lower != word;
+  // Single quotes keep names with double quotes readable ('"Sales EU"."Order ""Lines"""');
+  // control characters need the escapes of double quotes.
+  const bool control = std::any_of(text.begin(), text.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) == 0x7f;
+  });
   if (plain) out << text;
+  else if (!control) out << YAML::SingleQuoted << text;
   else out << YAML::DoubleQuoted << text;
 }
 
