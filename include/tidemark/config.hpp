@@ -2,6 +2,7 @@
 // Loading is pure: it reads one file and the environment, and never connects anywhere.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -150,11 +151,20 @@ Config load_config(const std::string& path);
 // Same, from text already in memory; `name` is used in messages and to pick the format.
 Config parse_config(const std::string& text, const std::string& name);
 
+// How `${VAR}` is looked up: the value, or nullopt when unset (the default reads the
+// environment). `tidemark init` checks its output with stand-in connection strings.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+Config parse_config(const std::string& text, const std::string& name, const EnvLookup& env);
+
+// pipelines[].name: 1-63 letters, digits, '_', '.' or '-', not starting with '.' or '-'.
+bool valid_pipeline_name(const std::string& name);
+
 // The config format as a JSON Schema (draft 2020-12), for editors (`tidemark schema`).
 std::string config_json_schema();
 
 // `${VAR}` / `${VAR:-default}` expansion; `$$` is a literal `$`. Throws ConfigError (with
 // `where` in the message) for an unset variable without default.
 std::string expand_env(const std::string& text, const std::string& where);
+std::string expand_env(const std::string& text, const std::string& where, const EnvLookup& env);
 
 }  // namespace tidemark

@@ -20,11 +20,19 @@ struct InspectedTable {
   QualifiedName table;
   std::vector<InspectedColumn> columns;
   std::vector<std::string> primary_key;
-  int64_t estimated_rows = 0;  // pg_class.reltuples (-1 when never analyzed)
+  int64_t estimated_rows = 0;  // the exact count when rows_exact, else the planner's estimate; -1 unknown
   std::string replica_identity;  // pg_class.relreplident: d(efault), n(othing), f(ull), i(ndex)
   std::string wal_level;         // of the source server
   std::string session_time_zone; // TimeZone of a fresh session of the connection (before tidemark's SET)
+  bool rows_exact = false;       // the table has at most kCountedRows rows, counted
+  bool analysed = true;          // pg_class.reltuples >= 0: ANALYZE or VACUUM has seen the table
 };
+
+// Tables are counted up to this many rows (a bounded, cheap count); larger ones are estimated.
+constexpr int64_t kCountedRows = 10000;
+
+// The row figure for messages: "500 rows", "about 200000 rows (…not analysed…)".
+std::string rows_text(const InspectedTable& t);
 
 // `tidemark advise`: what fits a pipeline and what is risky, from its source table's shape.
 struct Advice {
@@ -36,6 +44,12 @@ const char* advice_kind(Advice::Kind k);
 
 // The config `tidemark init` prints for `t`: a pipeline named `name`, loading into `target`,
 // with the strategy and cursor it recommends and a comment saying why.
+// The text always passes `tidemark validate` and reads back as the same table, target, cursor,
+// key and name; if it would not (a bug), init_config throws RunError instead of returning it.
 std::string init_config(const InspectedTable& t, const std::string& name, const QualifiedName& target);
+
+// A valid pipeline name for `table` (its name with every run of other characters replaced
+// by one '_'), for when `init` is given no --name.
+std::string default_pipeline_name(const QualifiedName& table);
 
 }  // namespace tidemark

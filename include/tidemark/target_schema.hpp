@@ -22,8 +22,18 @@ struct SchemaPlan {
   std::optional<std::string> error;  // the run must stop: why, and what to set
 };
 
-// `target`: the target table's columns, or nullopt when it does not exist.
+// Where a missing target table would be created: does its schema exist, and may the
+// connecting role create one (CREATE on the database)? Read only when the table is missing.
+struct TargetNamespace {
+  bool schema_exists = true;
+  bool may_create_schema = true;
+  std::string role, database;  // for the message when it may not
+};
+
+// `target`: the target table's columns, or nullopt when it does not exist. The DDL runs in
+// one transaction; the notes are true only once it has committed.
 SchemaPlan plan_target_schema(const PipelineConfig& p, const std::vector<ColumnInfo>& source,
-                              const std::optional<std::vector<TargetColumn>>& target);
+                              const std::optional<std::vector<TargetColumn>>& target,
+                              const TargetNamespace& where = {});
 
 }  // namespace tidemark

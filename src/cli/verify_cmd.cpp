@@ -154,8 +154,12 @@ int cmd_init(const InitArgs& a) {
     target = QualifiedName::parse(a.target, &error);
     if (!target) throw ConfigError("--target '" + a.target + "': " + error);
   }
+  const std::string name = a.name.empty() ? default_pipeline_name(*table) : a.name;
+  if (!valid_pipeline_name(name))
+    throw ConfigError("--name '" + a.name + "': must be 1-63 letters, digits, '_', '.' or '-', not starting with '.' or '-'");
   pg::Connection c("source", a.dsn, "tidemark-source");
-  std::cout << init_config(pg::inspect_table(c, *table), a.name.empty() ? table->name : a.name, *target);
+  // init_config checks its text validates before returning it: nothing is printed otherwise.
+  std::cout << init_config(pg::inspect_table(c, *table), name, *target);
   return kExitOk;
 }
 

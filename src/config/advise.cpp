@@ -36,8 +36,7 @@ std::vector<Advice> advise(const PipelineConfig& p, const InspectedTable& t) {
   using K = Advice::Kind;
   std::vector<Advice> out;
   const std::string& s = p.detect.strategy;
-  const std::string rows = t.estimated_rows < 0 ? "an unknown number of rows (never analyzed)"
-                                                : "about " + std::to_string(t.estimated_rows) + " rows";
+  const std::string rows = rows_text(t);
   const bool small = t.estimated_rows >= 0 && t.estimated_rows < kSmallTable;
   if (s == "full") {
     out.push_back(small ? Advice{K::kOk, rows + ": reloading it whole each run is cheap"}

@@ -7,6 +7,14 @@
 namespace tidemark {
 
 std::string expand_env(const std::string& text, const std::string& where) {
+  return expand_env(text, where, [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  });
+}
+
+std::string expand_env(const std::string& text, const std::string& where, const EnvLookup& env) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
@@ -40,9 +48,9 @@ std::string expand_env(const std::string& text, const std::string& where) {
       if (!(std::isalnum(static_cast<unsigned char>(n)) || n == '_'))
         throw ConfigError(where + ": invalid variable name '" + name + "' in ${}");
     }
-    const char* v = std::getenv(name.c_str());
-    if (v && *v) {
-      out += v;
+    const std::optional<std::string> v = env(name);
+    if (v && !v->empty()) {
+      out += *v;
     } else if (has_default) {
       out += fallback;
     } else {

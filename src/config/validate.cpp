@@ -26,7 +26,7 @@ bool time_zone_name(const std::string& v) {
 
 class Validator {
  public:
-  explicit Validator(std::string file) : file_(std::move(file)) {}
+  Validator(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {}
 
   Config run(const YAML::Node& root) {
     Config cfg;
@@ -46,6 +46,7 @@ class Validator {
 
  private:
   std::string file_;
+  EnvLookup env_;  // empty: the process environment
   std::vector<std::string> errors_;
 
   Config finish(Config& cfg) {
@@ -106,7 +107,7 @@ class Validator {
       return std::nullopt;
     }
     try {
-      return expand_env(n.Scalar(), where(n) + ": " + path);
+      return env_ ? expand_env(n.Scalar(), where(n) + ": " + path, env_) : expand_env(n.Scalar(), where(n) + ": " + path);
     } catch (const ConfigError& e) {
       errors_.push_back(e.what());
       return std::nullopt;
@@ -306,10 +307,9 @@ class Validator {
     const size_t errors_before = errors_.size();
     pc.loc = {file_, n.Mark().line + 1};
     check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk", "reconcile"});
-    static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");
     if (auto nm = n["name"]) {
       if (auto s = get_string(nm, p + ".name")) {
-        if (!std::regex_match(*s, name_re))
+        if (!valid_pipeline_name(*s))
           error(nm, p + ".name", "'" + *s + "' must be 1-63 letters, digits, '_', '.' or '-'");
         pc.name = *s;
       }
@@ -705,9 +705,16 @@ class Validator {
 
 }  // namespace
 
-Config parse_config(const std::string& text, const std::string& name) {
+Config parse_config(const std::string& text, const std::string& name) { return parse_config(text, name, EnvLookup()); }
+
+Config parse_config(const std::string& text, const std::string& name, const EnvLookup& env) {
   YAML::Node root = config::read_document(text, name);
-  return Validator(name).run(root);
+  return Validator(name, env).run(root);
+}
+
+bool valid_pipeline_name(const std::string& name) {
+  static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");
+  return std::regex_match(name, name_re);
 }
 
 Config load_config(const std::string& path) {

@@ -1,8 +1,14 @@
 // Reading a source table's shape for `tidemark init`.
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "pg/pg.hpp"
 #include "tidemark/inspect.hpp"
 
 namespace tidemark::pg {
+
+using json = nlohmann::json;
 
 InspectedTable inspect_table(Connection& c, const QualifiedName& table) {
   try {
@@ -14,7 +20,25 @@ InspectedTable inspect_table(Connection& c, const QualifiedName& table) {
     if (!head[0].as<bool>()) throw RunError("source '" + c.name() + "': table " + table.display() + " does not exist");
     InspectedTable t;
     t.table = table;
-    t.estimated_rows = head[1].is_null() ? -1 : head[1].as<int64_t>();
+    // reltuples is -1 before the first ANALYZE or VACUUM (and 0 or stale until autovacuum
+    // gets there): count small tables exactly, at most kCountedRows + 1 rows read, and ask
+    // the planner about the rest, which scales by the table's current size.
+    const int64_t reltuples = head[1].is_null() ? -1 : head[1].as<int64_t>();
+    t.analysed = reltuples >= 0;
+    t.estimated_rows = -1;
+    try {
+      const int64_t counted = tx.exec1("SELECT count(*) FROM (SELECT FROM " + table.quoted() + " LIMIT " +
+                                       std::to_string(kCountedRows + 1) + ") s")[0].as<int64_t>();
+      if (counted <= kCountedRows) {
+        t.estimated_rows = counted;
+        t.rows_exact = true;
+      } else {
+        const json plan = json::parse(tx.exec1("EXPLAIN (FORMAT JSON) SELECT FROM " + table.quoted())[0].c_str());
+        t.estimated_rows = std::max<int64_t>({plan.at(0).at("Plan").at("Plan Rows").get<int64_t>(), reltuples, counted});
+      }
+    } catch (const std::exception&) {  // e.g. no SELECT on the table: fall back to the statistics
+      t.estimated_rows = reltuples;
+    }
     t.replica_identity = head[2].is_null() ? "" : head[2].c_str();
     t.wal_level = head[3].c_str();
     t.session_time_zone = c.session_time_zone();

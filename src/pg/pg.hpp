@@ -118,6 +118,8 @@ class Target {
   // The table's columns with their types (format_type with modifier); nullopt when the table
   // does not exist.
   std::optional<std::vector<TargetColumn>> describe(const QualifiedName& table);
+  // Whether the schema of `table` exists and the role may create schemas (for target.create).
+  TargetNamespace target_namespace(const QualifiedName& table);
   // The partitions of `table` when it is declaratively partitioned (range or list) on exactly
   // `column`; empty otherwise.
   std::vector<PartitionInfo> partitions(const QualifiedName& table, const std::string& column);

@@ -48,6 +48,17 @@ std::optional<std::vector<TargetColumn>> Target::describe(const QualifiedName& t
   }
 }
 
+TargetNamespace Target::target_namespace(const QualifiedName& table) {
+  try {
+    pqxx::row r = tx_->exec1("SELECT " + (table.schema.empty() ? std::string("true") :
+                             "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + tx_->quote(table.schema) + ")") +
+                             ", has_database_privilege(current_database(), 'CREATE'), current_user, current_database()");
+    return {r[0].as<bool>(), r[1].as<bool>(), r[2].c_str(), r[3].c_str()};
+  } catch (...) {
+    translate("target '" + c_.name() + "'");
+  }
+}
+
 std::vector<PartitionInfo> Target::partitions(const QualifiedName& table, const std::string& column) {
   try {
     std::vector<PartitionInfo> out;

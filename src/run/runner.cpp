@@ -67,17 +67,31 @@ Connections connect(const Config& cfg, const PipelineConfig& p) {
 void fit_target_schema(const PipelineConfig& p, SourceShape& shape, pg::Connection& conn, bool dry_run) {
   pg::Target t(conn);
   t.begin();
-  const SchemaPlan plan = plan_target_schema(p, shape.columns, t.describe(p.target.table));
+  const auto existing = t.describe(p.target.table);
+  const TargetNamespace where = !existing && p.target.create ? t.target_namespace(p.target.table) : TargetNamespace{};
+  const SchemaPlan plan = plan_target_schema(p, shape.columns, existing, where);
   if (plan.error) {
     t.abort();
     throw RunError(*plan.error);
   }
-  for (const auto& note : plan.notes) spdlog::info("{}{}", dry_run ? "would have " : "", note);
   if (dry_run) {
     t.abort();
+    for (const auto& note : plan.notes) spdlog::info("would have {}", note);
   } else {
-    for (const auto& ddl : plan.ddl) t.exec(Sql(ddl));
+    // The notes say what happened, so they are logged only once the DDL has committed.
+    for (const auto& ddl : plan.ddl) {
+      try {
+        t.exec(Sql(ddl));
+      } catch (const TransientError& e) {
+        t.abort();
+        throw TransientError(std::string(e.what()) + "; nothing was created or changed (the schema change was rolled back)");
+      } catch (const RunError& e) {
+        t.abort();
+        throw RunError(std::string(e.what()) + "; nothing was created or changed (the schema change was rolled back)");
+      }
+    }
     t.commit();
+    for (const auto& note : plan.notes) spdlog::info("{}", note);
   }
   auto& cols = shape.columns;
   cols.erase(std::remove_if(cols.begin(), cols.end(),

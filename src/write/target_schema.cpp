@@ -17,7 +17,8 @@ std::string type_of(const ColumnInfo& c) { return c.full_type.empty() ? c.type :
 }  // namespace
 
 SchemaPlan plan_target_schema(const PipelineConfig& p, const std::vector<ColumnInfo>& source,
-                              const std::optional<std::vector<TargetColumn>>& target) {
+                              const std::optional<std::vector<TargetColumn>>& target,
+                              const TargetNamespace& where) {
   SchemaPlan out;
   const std::string t = p.target.table.quoted();
   if (!target) {
@@ -25,6 +26,21 @@ SchemaPlan plan_target_schema(const PipelineConfig& p, const std::vector<ColumnI
       out.error = "target table " + p.target.table.display() +
                   " does not exist; create it with the source's columns and key first, or set target.create: true";
       return out;
+    }
+    const std::string& schema = p.target.table.schema;  // empty: the first schema of search_path
+    if (!schema.empty() && !where.schema_exists) {
+      if (!where.may_create_schema) {
+        out.error = "target table " + p.target.table.display() + " cannot be created: schema " +
+                    QualifiedName{"", schema}.display() + " does not exist and role " + QualifiedName{"", where.role}.display() +
+                    " may not create schemas in database " + QualifiedName{"", where.database}.display() +
+                    "; nothing was created. Create the schema first (CREATE SCHEMA " + quote_ident(schema) +
+                    "), grant the role CREATE on the database (GRANT CREATE ON DATABASE " + quote_ident(where.database) + " TO " +
+                    quote_ident(where.role) + "), or set target.table to a table in an existing schema";
+        return out;
+      }
+      // IF NOT EXISTS: another pipeline's first run may create it at the same moment.
+      out.ddl.push_back("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema));
+      out.notes.push_back("created schema " + QualifiedName{"", schema}.display());
     }
     std::string cols;
     for (const auto& c : source)

@@ -162,6 +162,81 @@ TEST_CASE("init: prints a config for a real table that validates and runs", "[pg
   CHECK(s.same_content("o", "o", "id"));
 }
 
+TEST_CASE("init: a table with hostile quoted names gives a config that validates and loads it into a new schema",
+          "[pg][cli][init]") {
+  tmtest::Scenario s;
+  // Dots, spaces, quotes and YAML's special characters inside quoted names; the target schema does not exist.
+  const std::string schema = "Sales EU: #" + s.src().substr(4) + " [x]";
+  const std::string table = "Order \"Lines\" {a, b} & *c !d | >e 'f' %g @h $i ${SOURCE_DSN} yes";
+  const std::string target_schema = "- null: " + s.tgt().substr(4);
+  struct Drop {
+    tmtest::Db& db;
+    std::vector<std::string> schemas;
+    ~Drop() {
+      for (const auto& sc : schemas) try {
+          db.exec("DROP SCHEMA IF EXISTS " + db.conn().quote_name(sc) + " CASCADE");
+        } catch (...) {
+        }
+    }
+  } drop{s.db(), {schema, target_schema}};
+  auto q = [&](const std::string& n) { return s.db().conn().quote_name(n); };
+  const std::string src = q(schema) + "." + q(table);
+  s.db().exec("CREATE SCHEMA " + q(schema) + "; CREATE TABLE " + src + " (" + q("Id \"Key\"") + " bigserial PRIMARY KEY, " +
+              q("v: #x") + " text, " + q("updated at, \"when\"") + " timestamptz NOT NULL DEFAULT now());"
+              "CREATE INDEX ON " + src + " (" + q("updated at, \"when\"") + ");"
+              "INSERT INTO " + src + " (" + q("v: #x") + ") SELECT 'v' || g FROM generate_series(1, 20000) g;"
+              "ANALYZE " + src);
+  const std::string target = q(target_schema) + "." + q(table);
+  CliResult r = run_cli({"init", "--dsn", tmtest::test_dsn(), "--table", src, "--target", target});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("strategy: updated_at") && Catch::Contains("name: Order_Lines_a_b_c_d_e_f_g_h_i_SOURCE_DSN_yes"));
+  const std::string file = s.dir() + "/init.yaml";
+  std::ofstream(file) << r.out;
+  const std::map<std::string, std::string> env = {{"SOURCE_DSN", tmtest::test_dsn()}, {"WAREHOUSE_DSN", tmtest::test_dsn()}};
+  CliResult valid = run_cli({"validate", "-c", file}, env);
+  INFO(valid.out << valid.err);
+  CHECK(valid.exit_code == 0);
+  CliResult run = run_cli({"run", "-c", file}, env);
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.err, Catch::Contains("created schema") && Catch::Contains("created target table"));
+  CHECK(s.db().fingerprint(src, q("Id \"Key\"")) == s.db().fingerprint(target, q("Id \"Key\"")));
+  // An incremental run afterwards picks up a change.
+  s.db().exec("UPDATE " + src + " SET " + q("v: #x") + " = 'changed', " + q("updated at, \"when\"") +
+              " = now() WHERE " + q("Id \"Key\"") + " <= 3");
+  CHECK(run_cli({"run", "-c", file}, env).exit_code == 0);
+  CHECK(s.db().fingerprint(src, q("Id \"Key\"")) == s.db().fingerprint(target, q("Id \"Key\"")));
+  // A --name the validator would reject is refused before anything is printed.
+  CliResult bad = run_cli({"init", "--dsn", tmtest::test_dsn(), "--table", src, "--name", "My Table"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.out.empty());
+  CHECK_THAT(bad.err, Catch::Contains("--name 'My Table': must be 1-63 letters"));
+}
+
+TEST_CASE("init: a large table that was never analysed is not called empty", "[pg][cli][init]") {
+  tmtest::Scenario s;
+  s.db().exec("CREATE TABLE " + s.src() + ".big (id bigserial PRIMARY KEY, v text) WITH (autovacuum_enabled = false);"
+              "INSERT INTO " + s.src() + ".big (v) SELECT 'v' FROM generate_series(1, 200000) g;"
+              "CREATE TABLE " + s.src() + ".few (id bigserial PRIMARY KEY, v text) WITH (autovacuum_enabled = false);"
+              "INSERT INTO " + s.src() + ".few (v) SELECT 'v' FROM generate_series(1, 42) g");
+  REQUIRE(s.db().value("SELECT reltuples FROM pg_class WHERE oid = '" + s.src() + ".big'::regclass") == "-1");
+  CliResult big = run_cli({"init", "--dsn", tmtest::test_dsn(), "--table", s.src() + ".big"});
+  INFO(big.out << big.err);
+  REQUIRE(big.exit_code == 0);
+  CHECK_THAT(big.out, !Catch::Contains("about 0 rows") && Catch::Contains("the table has not been analysed yet") &&
+                          Catch::Contains("{strategy: id, cursor: id}"));
+  // The planner's estimate from the table's size is near the truth.
+  const auto at = big.out.find("about ");
+  REQUIRE(at != std::string::npos);
+  const long long estimate = std::stoll(big.out.substr(at + 6));
+  CHECK(estimate > 100000);
+  CHECK(estimate < 400000);
+  // A small one is counted.
+  CliResult few = run_cli({"init", "--dsn", tmtest::test_dsn(), "--table", s.src() + ".few"});
+  CHECK_THAT(few.out, Catch::Contains("2 column(s), 42 rows.") && Catch::Contains("{strategy: full}"));
+}
+
 TEST_CASE("advise: names the missing cursor index on a real table, and is content once it exists", "[pg][cli][init]") {
   tmtest::Scenario s;
   s.db().exec("CREATE TABLE " + s.src() + ".o (id bigserial PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now());"

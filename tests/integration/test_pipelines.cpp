@@ -593,6 +593,94 @@ TEST_CASE("batch_size: a batch below the stored high never promotes the pending 
   CHECK(same_items(s));
 }
 
+TEST_CASE("schema changes: target.create makes a missing target schema too, and says so only after it committed",
+          "[pg][schema_change]") {
+  tmtest::Scenario s;
+  const std::string fresh = s.tgt() + " new";  // a schema that does not exist yet, with a name that needs quoting
+  struct Drop {
+    Db& db;
+    std::string schema;
+    ~Drop() {
+      try {
+        db.exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+      } catch (...) {
+      }
+    }
+  } drop{s.db(), fresh};
+  s.db().exec("CREATE TABLE " + s.src() + ".o (id bigserial PRIMARY KEY, amount numeric(12,2) NOT NULL, "
+              "updated_at timestamptz NOT NULL DEFAULT now());"
+              "INSERT INTO " + s.src() + ".o (amount) SELECT g FROM generate_series(1, 50) g");
+  s.write_config("  - name: o\n    source: {connection: db, table: SRC.o}\n    detect: {strategy: updated_at, cursor: updated_at}\n"
+                 "    target: {connection: db, table: '\"" + fresh + "\".o', key: [id], create: true}\n");
+  // A dry run only says what it would do.
+  CliResult dry = s.run({"--dry-run"});
+  CHECK_THAT(dry.err, Catch::Contains("would have created schema \"" + fresh + "\"") &&
+                          !Catch::Contains("] created"));
+  CHECK(s.db().value("SELECT count(*) FROM pg_namespace WHERE nspname = '" + fresh + "'") == "0");
+  CliResult r = s.run();
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("created schema \"" + fresh + "\"") &&
+                        Catch::Contains("created target table \"" + fresh + "\".o with the source's 3 column(s)"));
+  CHECK(s.db().fingerprint(s.src() + ".o", "id") == s.db().fingerprint("\"" + fresh + "\".o", "id"));
+  // The next run finds both and creates nothing.
+  CliResult again = s.run();
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.err, !Catch::Contains("created"));
+}
+
+TEST_CASE("schema changes: a role that may not create the target's schema or table is told so, and nothing is created",
+          "[pg][schema_change]") {
+  tmtest::Scenario s;
+  const std::string role = "tm_loader_" + s.src().substr(4);
+  const std::string fresh = s.tgt() + "_new";
+  struct Drop {
+    Db& db;
+    std::string role, schema;
+    ~Drop() {
+      try {
+        db.exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+        db.exec("DROP OWNED BY " + role + "; DROP ROLE IF EXISTS " + role);
+      } catch (...) {
+      }
+    }
+  } drop{s.db(), role, fresh};
+  s.db().exec("CREATE ROLE " + role + " NOLOGIN; GRANT USAGE ON SCHEMA " + s.src() + " TO " + role +
+              "; CREATE TABLE " + s.src() + ".o (id int PRIMARY KEY, v text); INSERT INTO " + s.src() +
+              ".o SELECT g, 'v' FROM generate_series(1, 10) g; GRANT SELECT ON " + s.src() + ".o TO " + role);
+  // The target connection acts as the role (the same server, so no password is needed).
+  const std::string dsn = tmtest::test_dsn();
+  const std::string as_role = dsn.rfind("postgres", 0) == 0
+                                  ? dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "options=-crole%3D" + role
+                                  : dsn + " options='-crole=" + role + "'";
+  std::ofstream(s.dir() + "/p.yaml") << "version: 1\nconnections:\n  src: \"${TIDEMARK_TEST_DSN}\"\n  dst: \"" << as_role
+                                     << "\"\nstate:\n  file: " << s.dir() << "/p.state.json\npipelines:\n  - name: o\n"
+                                     << "    source: {connection: src, table: " << s.src() << ".o}\n"
+                                     << "    detect: {strategy: full}\n"
+                                     << "    target: {connection: dst, table: " << fresh << ".o, key: [id], create: true}\n";
+  CliResult no_schema = tmtest::run_cli({"run", "-c", s.dir() + "/p.yaml"});
+  INFO(no_schema.err);
+  CHECK(no_schema.exit_code == 1);
+  CHECK_THAT(no_schema.err, Catch::Contains("schema " + fresh + " does not exist and role " + role +
+                                            " may not create schemas") &&
+                                Catch::Contains("nothing was created") && !Catch::Contains("created target table"));
+  CHECK(s.db().value("SELECT count(*) FROM pg_namespace WHERE nspname = '" + fresh + "'") == "0");
+  // The schema exists but the role may not create tables in it: the server's refusal, and nothing created.
+  s.db().exec("CREATE SCHEMA " + fresh + "; GRANT USAGE ON SCHEMA " + fresh + " TO " + role);
+  CliResult no_table = tmtest::run_cli({"run", "-c", s.dir() + "/p.yaml"});
+  INFO(no_table.err);
+  CHECK(no_table.exit_code == 1);
+  CHECK_THAT(no_table.err, Catch::Contains("permission denied for schema " + fresh) &&
+                               Catch::Contains("nothing was created or changed") && !Catch::Contains("created target table"));
+  CHECK(s.db().value("SELECT count(*) FROM pg_tables WHERE schemaname = '" + fresh + "'") == "0");
+  // Given CREATE on the schema, the same config creates the table and loads it.
+  s.db().exec("GRANT CREATE ON SCHEMA " + fresh + " TO " + role);
+  CliResult ok = tmtest::run_cli({"run", "-c", s.dir() + "/p.yaml"});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(s.db().fingerprint(s.src() + ".o", "id") == s.db().fingerprint(fresh + ".o", "id"));
+}
+
 TEST_CASE("schema changes: target.create makes the table; a new source column fails, or is added or ignored",
           "[pg][schema_change]") {
   auto mode = GENERATE(as<std::string>{}, "fail", "append_new_columns", "ignore");

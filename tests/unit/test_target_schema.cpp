@@ -67,3 +67,41 @@ TEST_CASE("target schema: a new source column fails by default, is added, ignore
   CHECK(none.ddl.empty());
   CHECK_FALSE(none.error);
 }
+
+TEST_CASE("target schema: a missing schema is created before the table, and only when it is missing",
+          "[unit][schema_change]") {
+  TargetNamespace missing;
+  missing.schema_exists = false;
+  auto plan = plan_target_schema(pipeline(SchemaChange::kFail, true), kSource, std::nullopt, missing);
+  REQUIRE(plan.ddl.size() == 2);
+  CHECK(plan.ddl[0] == R"(CREATE SCHEMA IF NOT EXISTS "analytics")");
+  CHECK_THAT(plan.ddl[1], Catch::StartsWith(R"(CREATE TABLE "analytics"."orders" ()"));
+  CHECK(plan.notes == std::vector<std::string>{"created schema analytics",
+                                               "created target table analytics.orders with the source's 4 column(s)"});
+  // A hostile schema name is quoted in the DDL and shown as written in the note.
+  auto odd = pipeline(SchemaChange::kFail, true);
+  odd.target.table = QualifiedName{"Sales \"EU\"", "t"};
+  auto quoted = plan_target_schema(odd, kSource, std::nullopt, missing);
+  REQUIRE(quoted.ddl.size() == 2);
+  CHECK(quoted.ddl[0] == R"(CREATE SCHEMA IF NOT EXISTS "Sales ""EU""")");
+  CHECK(quoted.notes[0] == R"(created schema "Sales ""EU""")");
+  // An existing schema is left alone: CREATE SCHEMA needs CREATE on the database even with IF NOT EXISTS.
+  CHECK(plan_target_schema(pipeline(SchemaChange::kFail, true), kSource, std::nullopt).ddl.size() == 1);
+  // A name without a schema goes to the first schema of search_path: nothing to create.
+  auto bare = pipeline(SchemaChange::kFail, true);
+  bare.target.table = QualifiedName{"", "orders"};
+  CHECK(plan_target_schema(bare, kSource, std::nullopt, missing).ddl.size() == 1);
+}
+
+TEST_CASE("target schema: a role that may not create the missing schema is refused before any DDL, saying so",
+          "[unit][schema_change]") {
+  TargetNamespace denied{false, false, "loader", "warehouse"};
+  auto plan = plan_target_schema(pipeline(SchemaChange::kFail, true), kSource, std::nullopt, denied);
+  CHECK(plan.ddl.empty());
+  CHECK(plan.notes.empty());
+  REQUIRE(plan.error);
+  CHECK_THAT(*plan.error, Catch::Contains("schema analytics does not exist") &&
+                              Catch::Contains("role loader may not create schemas in database warehouse") &&
+                              Catch::Contains("nothing was created") &&
+                              Catch::Contains(R"(GRANT CREATE ON DATABASE "warehouse" TO "loader")"));
+}
