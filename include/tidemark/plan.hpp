@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tidemark/config.hpp"
+#include "tidemark/identity.hpp"
 #include "tidemark/sql.hpp"
 
 namespace tidemark {
@@ -60,6 +61,9 @@ struct StoredState {
   std::string strategy;
   int64_t version = 0;
   Watermark watermark;
+  // What the state is of (tidemark/identity.hpp); nullopt when it was written by a tidemark
+  // that recorded none.
+  std::optional<StateIdentity> identity = std::nullopt;
 };
 
 struct ColumnInfo {

@@ -66,8 +66,12 @@ class StateFile {
   // still be `seen.version` (or absent when !seen.exists), else StateConflict and the file is
   // left alone. Writes the new watermark with version + 1 (1 for a first save), updated_at now,
 // and `run`.
+  // The entry records `identity` (nullopt: keeps the one it has).
   void save(const std::string& pipeline, const std::string& strategy, const StoredState& seen, const Watermark& next,
-            const LastRun& run);
+            const LastRun& run, const std::optional<StateIdentity>& identity = std::nullopt);
+  // Records what the pipeline's state is of (docs/correctness.md#identity-of-state), keeping its
+  // watermark; false (and nothing written) when the file has no entry for it.
+  bool set_identity(const std::string& pipeline, const StateIdentity& identity);
   // Records a run that did not move the watermark (a failed run): only last_run changes. A
   // pipeline without an entry gets none (a failed first run leaves the file as it was).
   void record_run(const std::string& pipeline, const LastRun& run);

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   AdviseArgs advise_args;
   ReconcileArgs reconcile;
   HistoryArgs history;
-  StateArgs state_export, state_import;
+  StateArgs state_export, state_import, state_adopt;
   std::string validate_config;
   std::function<int()> handler;
 
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
     sub->callback([&handler, &cmd] { handler = cmd.handler; });
   }
   // `state export|import`: a command with subcommands of its own.
-  CLI::App* state = app.add_subcommand("state", "Move pipeline state between the state schema and a state file");
+  CLI::App* state = app.add_subcommand("state", "Move pipeline state between the state schema and a state file, or adopt it for a changed config");
   state->require_subcommand(1);
   CLI::App* exp = state->add_subcommand("export", "Print the pipelines' state as a JSON state document on stdout");
   exp->add_option("-c,--config", state_export.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
@@ -165,6 +165,12 @@ int main(int argc, char** argv) {
   imp->add_option("pipelines", state_import.pipelines, "Pipelines to import (default: all in the document)");
   imp->add_flag("--force", state_import.force, "Replace state a pipeline already has");
   imp->callback([&] { handler = [&] { return cmd_state_import(state_import); }; });
+  CLI::App* adopt = state->add_subcommand(
+      "adopt", "Keep a pipeline's watermark as the state of what its config now reads and writes (a renamed table, a "
+               "moved server, an edited query)");
+  adopt->add_option("-c,--config", state_adopt.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
+  adopt->add_option("pipelines", state_adopt.pipelines, "Pipelines whose state to adopt")->required();
+  adopt->callback([&] { handler = [&] { return cmd_state_adopt(state_adopt); }; });
 
   try {
     app.parse(argc, argv);

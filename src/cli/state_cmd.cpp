@@ -2,7 +2,8 @@
 // schema or state.file) as a state document; `tidemark state import` writes such a document
 // into the config's store. Together they move state between the two stores, or back up and
 // restore it. Only the watermark moves: run history, backfill chunks and the files manifest
-// stay where they are.
+// stay where they are. `tidemark state adopt` records the config's identity for a pipeline's
+// existing watermark (docs/correctness.md#identity-of-state).
 #include "cli/state_cmd.hpp"
 
 #include <spdlog/spdlog.h>
@@ -13,9 +14,12 @@
 #include <memory>
 #include <optional>
 
+#include "run/run_state.hpp"
+#include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/runner.hpp"
 #include "tidemark/state_file.hpp"
+#include "tidemark/strategy.hpp"
 
 namespace tidemark::cli {
 
@@ -45,6 +49,57 @@ struct SchemaStore {
   std::unique_ptr<pg::Connection> conn;
   std::unique_ptr<pg::StateStore> store;
 };
+
+// The tuple columns a cursor strategy's watermark is over: the cursor, then the key columns
+// that are not the cursor (as strategy/cursor.cpp builds them).
+std::vector<std::string> tuple_columns(const PipelineConfig& p) {
+  std::vector<std::string> cols{p.detect.cursor};
+  for (const auto& k : p.target.key)
+    if (k != p.detect.cursor) cols.push_back(k);
+  return cols;
+}
+
+// A watermark a run of `p` can use: for a cursor strategy over the pipeline's cursor and key,
+// every value valid input for its source column's type (asked of the source server); for cdc a
+// slot position. ConfigError otherwise, with or without --force: such a watermark is never
+// usable, whatever it replaces.
+void check_watermark(const Config& cfg, const PipelineConfig& p, const Watermark& w, const std::string& where) {
+  const std::string what = where + ": pipeline '" + p.name + "': ";
+  if (p.detect.strategy == "cdc") {
+    if (!w.safe && !w.high) return;
+    try {
+      (void)cdc::from_watermark(w);
+    } catch (const RunError& e) {
+      throw ConfigError(what + "its watermark is not a slot position: " + e.what());
+    }
+    return;
+  }
+  const Strategy* strategy = find_strategy(p.detect.strategy);
+  if (!strategy || !strategy->has_cursor() || (!w.safe && !w.high && !w.pending)) return;
+  const std::vector<std::string> cols = tuple_columns(p);
+  if (w.columns != cols)
+    throw ConfigError(what + "its watermark is over (" + ident_list(w.columns) + "), but the pipeline's cursor and key "
+                      "are (" + ident_list(cols) + ")");
+  std::vector<std::pair<std::string, const Tuple*>> tuples;
+  if (w.safe) tuples.emplace_back("safe", &*w.safe);
+  if (w.high) tuples.emplace_back("high", &*w.high);
+  if (w.pending && w.pending->high) tuples.emplace_back("pending.high", &*w.pending->high);
+  for (const auto& [name, t] : tuples)
+    if (t->size() != cols.size())
+      throw ConfigError(what + "its watermark's '" + name + "' has " + std::to_string(t->size()) +
+                        " value(s), one for each of (" + ident_list(cols) + ") was expected");
+  pg::Connection conn(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
+  pg::Source src(conn);
+  const SourceShape shape = src.describe(p);
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const ColumnInfo* c = shape.find(cols[i]);
+    if (!c) throw ConfigError(what + "the source has no column '" + cols[i] + "', which its watermark is over");
+    for (const auto& [name, t] : tuples)
+      if (auto why = src.input_error((*t)[i], c->type))
+        throw ConfigError(what + "its watermark's '" + name + "' value '" + (*t)[i] + "' is not a valid " + c->type +
+                          " for column " + cols[i] + ": " + *why);
+  }
+}
 
 }  // namespace
 
@@ -120,6 +175,7 @@ int cmd_state_import(const StateArgs& a) {
     if (e.state.strategy != p->detect.strategy)
       throw ConfigError(a.file + ": pipeline '" + name + "' has state of strategy " + e.state.strategy + ", but " +
                         cfg.path + " says " + p->detect.strategy);
+    check_watermark(cfg, *p, e.state.watermark, a.file);
   }
   int imported = 0;
   for (auto& [name, e] : chosen) {
@@ -149,13 +205,56 @@ int cmd_state_import(const StateArgs& a) {
       if (e.updated_at.empty()) e.updated_at = utc_now_iso();
       file->put({{name, e}});
     } else {
-      s.store->put(name, e.state.strategy, e.state.watermark);
+      s.store->put(name, e.state.strategy, e.state.watermark, e.state.identity);
     }
     spdlog::info("pipeline {}: state imported (high {}, safe {})", name, tuple_text(e.state.watermark.high),
                  tuple_text(e.state.watermark.safe));
     ++imported;
   }
   if (!imported) spdlog::warn("{}: no pipeline state to import", a.file);
+  return kExitOk;
+}
+
+int cmd_state_adopt(const StateArgs& a) {
+  const Config cfg = load_config(a.config);
+  if (a.pipelines.empty()) throw ConfigError("state adopt: name the pipeline(s) whose state to adopt");
+  const auto selected = select_pipelines(cfg, a.pipelines);
+  for (const PipelineConfig* p : selected)
+    if (p->detect.strategy == "files")
+      throw ConfigError("pipeline " + p->name + ": strategy files keeps no watermark to adopt (its progress is the "
+                        "manifest of the files loaded)");
+  for (const PipelineConfig* p : selected) {
+    SchemaStore s(cfg, *p);
+    if (cfg.state.file.empty()) s.store->ensure_schema();
+    pg::PipelineLock lock(*s.store, p->name, true, false, "state not adopted");
+    std::optional<StateFile> file;
+    if (!cfg.state.file.empty()) file.emplace(cfg.state.file);
+    const StoredState st = file ? file->load(p->name) : s.store->load(p->name);
+    if (!st.exists)
+      throw RunError("pipeline " + p->name + " has no state to adopt (its first run records its identity)");
+    if (st.strategy != p->detect.strategy)
+      throw RunError("pipeline " + p->name + ": its stored watermark belongs to strategy " + st.strategy +
+                     ", the config says " + p->detect.strategy + ", so it cannot be kept; run it with --full-refresh");
+    if (find_strategy(p->detect.strategy)->has_cursor() && !st.watermark.columns.empty() &&
+        st.watermark.columns != tuple_columns(*p))
+      throw RunError("pipeline " + p->name + ": its stored watermark is over (" + ident_list(st.watermark.columns) +
+                     ") but the cursor and key are now (" + ident_list(tuple_columns(*p)) +
+                     "), so it cannot be kept; run it with --full-refresh");
+    pg::Connection source(p->source.connection, cfg.connections.at(p->source.connection), "tidemark-source");
+    pg::Connection target(p->target.connection, cfg.connections.at(p->target.connection), "tidemark");
+    const std::optional<StateIdentity> now = current_identity(*p, source, target);
+    if (!now) throw RunError("pipeline " + p->name + ": source table " + p->source.table->display() + " does not exist");
+    if (auto why = same_table_problem(*p, *now)) throw ConfigError(*why);
+    if (st.identity && identity_differences(*st.identity, *now, true).empty()) {
+      spdlog::info("pipeline {}: its state is already of {}; nothing changed", p->name, now->text());
+      continue;
+    }
+    const bool done = file ? file->set_identity(p->name, *now) : s.store->set_identity(p->name, *now, false);
+    if (!done) throw RunError("pipeline " + p->name + ": its state disappeared meanwhile; nothing adopted");
+    spdlog::info("pipeline {}: state adopted: it was of {}, it is now of {}; watermark kept (high {}, safe {})", p->name,
+                 st.identity ? st.identity->text() : std::string("nothing recorded"), now->text(),
+                 tuple_text(st.watermark.high), tuple_text(st.watermark.safe));
+  }
   return kExitOk;
 }
 

@@ -22,6 +22,8 @@ struct StateArgs {
 int cmd_state_export(const StateArgs& a);
 // Writes a state document's entries into the config's state store.
 int cmd_state_import(const StateArgs& a);
+// Records the config's identity for the named pipelines' existing watermarks.
+int cmd_state_adopt(const StateArgs& a);
 
 // `status` rows of the selected pipelines from cfg.state.file.
 std::map<std::string, pg::StatusRow> file_status(const Config& cfg, const std::vector<std::string>& names);

@@ -12,6 +12,7 @@
 
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
+#include "tidemark/identity.hpp"
 #include "tidemark/plan.hpp"
 #include "tidemark/inspect.hpp"
 #include "tidemark/target_schema.hpp"
@@ -197,6 +198,15 @@ class ChangeSource {
   std::string slot_;
 };
 
+// The database a connection is in, and how `table` resolves there (identity.cpp): `table`
+// schema-qualified and quoted, the schema it would be created in when it does not exist.
+struct Endpoint {
+  DatabaseIdentity database;
+  std::string table;    // "" without a table
+  bool exists = false;  // the table exists
+};
+Endpoint identify(Connection& c, const std::optional<QualifiedName>& table);
+
 // `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
 InspectedTable inspect_table(Connection& c, const QualifiedName& table);
 
@@ -276,8 +286,16 @@ class StateStore {
   void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
   StoredState load(const std::string& pipeline);
   void forget(const std::string& pipeline);  // deletes the pipeline's state row
-  // `tidemark state import`: the pipeline's state becomes `w` (as a new version).
-  void put(const std::string& pipeline, const std::string& strategy, const Watermark& w);
+  // `tidemark state import`: the pipeline's state becomes `w` (as a new version), of `identity`
+  // (nullopt: none recorded; the next run records its own).
+  void put(const std::string& pipeline, const std::string& strategy, const Watermark& w,
+           const std::optional<StateIdentity>& identity);
+  // What the pipeline's state is of (docs/correctness.md#identity-of-state): every save() of
+  // this store records `identity` from now on (without it a save keeps the stored one).
+  void record_identity(const StateIdentity& identity) { identity_ = identity; }
+  // Records `identity` for the pipeline's existing state, keeping its watermark and version;
+  // with `only_if_none`, only when it has none yet. False when no row changed.
+  bool set_identity(const std::string& pipeline, const StateIdentity& identity, bool only_if_none);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
   void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
@@ -321,6 +339,7 @@ class StateStore {
   Connection& c_;
   std::string schema_;
   bool schema_ready_ = false;  // ensure_schema() found or made the tables: no need to look again
+  std::optional<StateIdentity> identity_;
 };
 
 }  // namespace tidemark::pg

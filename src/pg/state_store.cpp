@@ -14,7 +14,8 @@ void StateStore::ensure_schema() {
       pqxx::row r = tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("runs")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("backfill_chunks")) + ") IS NOT NULL AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" +
-                             tx.quote(table("backfill_chunks")) + ") AND attname = 'attempts') AND to_regclass(" + tx.quote(table("backfills")) + ") IS NOT NULL AND to_regclass(" +
+                             tx.quote(table("backfill_chunks")) + ") AND attname = 'attempts') AND EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" +
+                             tx.quote(table("pipeline_state")) + ") AND attname = 'identity') AND to_regclass(" + tx.quote(table("backfills")) + ") IS NOT NULL AND to_regclass(" +
                              tx.quote(table("files")) + ") IS NOT NULL AND to_regclass(" + tx.quote(table("rejects")) +
                              ") IS NOT NULL");
       if (r[0].as<bool>()) {  // the common case: one cheap query per run
@@ -28,7 +29,7 @@ void StateStore::ensure_schema() {
     tx.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema_));
     tx.exec("CREATE TABLE IF NOT EXISTS " + table("pipeline_state") +
             " (pipeline text PRIMARY KEY, strategy text NOT NULL, watermark jsonb,"
-            " version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())");
+            " version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), identity jsonb)");
     tx.exec("CREATE TABLE IF NOT EXISTS " + table("runs") +
             " (run_id bigserial PRIMARY KEY, pipeline text NOT NULL, mode text NOT NULL,"
             " started_at timestamptz NOT NULL DEFAULT clock_timestamp(), finished_at timestamptz,"
@@ -57,6 +58,9 @@ void StateStore::ensure_schema() {
     tx.exec("ALTER TABLE " + table("backfill_chunks") +
             " ADD COLUMN IF NOT EXISTS worker text, ADD COLUMN IF NOT EXISTS lease_until timestamptz,"
             " ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0");
+    // What each state is of (docs/correctness.md#identity-of-state); rows of an earlier
+    // tidemark have none until their next run records it.
+    tx.exec("ALTER TABLE " + table("pipeline_state") + " ADD COLUMN IF NOT EXISTS identity jsonb");
     tx.commit();
     schema_ready_ = true;
   } catch (...) {
@@ -195,7 +199,13 @@ StoredState StateStore::load(const std::string& pipeline) {
     if (!schema_ready_ &&
         tx.exec1("SELECT to_regclass(" + tx.quote(table("pipeline_state")) + ") IS NULL")[0].as<bool>())
       return s;
-    pqxx::result r = tx.exec("SELECT strategy, version, watermark::text FROM " + table("pipeline_state") +
+    // A dry run may meet the table of an earlier tidemark, before ensure_schema added identity.
+    const bool has_identity =
+        schema_ready_ || tx.exec1("SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" +
+                                  tx.quote(table("pipeline_state")) + ") AND attname = 'identity')")[0]
+                             .as<bool>();
+    pqxx::result r = tx.exec("SELECT strategy, version, watermark::text, " +
+                             std::string(has_identity ? "identity::text" : "NULL") + " FROM " + table("pipeline_state") +
                              " WHERE pipeline = " + tx.quote(pipeline));
     if (r.empty()) return s;
     s.exists = true;
@@ -208,20 +218,46 @@ StoredState StateStore::load(const std::string& pipeline) {
         throw RunError(std::string("stored watermark is not valid JSON: ") + e.what());
       }
     }
+    if (!r[0][3].is_null()) {
+      try {
+        s.identity = StateIdentity::from_json(nlohmann::json::parse(r[0][3].c_str()));
+      } catch (const nlohmann::json::exception& e) {
+        throw RunError(std::string("stored identity is not valid JSON: ") + e.what());
+      } catch (const RunError& e) {
+        throw RunError(std::string("stored identity is malformed: ") + e.what());
+      }
+    }
     return s;
   } catch (...) {
     translate("state of pipeline " + pipeline);
   }
 }
 
-void StateStore::put(const std::string& pipeline, const std::string& strategy, const Watermark& w) {
+void StateStore::put(const std::string& pipeline, const std::string& strategy, const Watermark& w,
+                     const std::optional<StateIdentity>& identity) {
   try {
     pqxx::work tx(c_.raw());
-    tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version) VALUES (" +
-            tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + tx.quote(w.to_json().dump()) +
-            "::jsonb, 1) ON CONFLICT (pipeline) DO UPDATE SET strategy = EXCLUDED.strategy, watermark = "
-            "EXCLUDED.watermark, version = " + table("pipeline_state") + ".version + 1, updated_at = now()");
+    const std::string id = identity ? tx.quote(identity->to_json().dump()) + "::jsonb" : std::string("NULL");
+    tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version, identity) VALUES (" +
+            tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + tx.quote(w.to_json().dump()) + "::jsonb, 1, " + id +
+            ") ON CONFLICT (pipeline) DO UPDATE SET strategy = EXCLUDED.strategy, watermark = "
+            "EXCLUDED.watermark, identity = EXCLUDED.identity, version = " + table("pipeline_state") +
+            ".version + 1, updated_at = now()");
     tx.commit();
+  } catch (...) {
+    translate("state of pipeline " + pipeline);
+  }
+}
+
+bool StateStore::set_identity(const std::string& pipeline, const StateIdentity& identity, bool only_if_none) {
+  try {
+    pqxx::work tx(c_.raw());
+    const bool changed = tx.exec("UPDATE " + table("pipeline_state") + " SET identity = " +
+                                 tx.quote(identity.to_json().dump()) + "::jsonb WHERE pipeline = " + tx.quote(pipeline) +
+                                 (only_if_none ? " AND identity IS NULL" : ""))
+                             .affected_rows() == 1;
+    tx.commit();
+    return changed;
   } catch (...) {
     translate("state of pipeline " + pipeline);
   }
@@ -251,12 +287,15 @@ void StateStore::save(pqxx::transaction_base& tx, const std::string& pipeline, c
                       const StoredState& seen, const Watermark& next) {
   try {
     const std::string wm = tx.quote(next.to_json().dump()) + "::jsonb";
+    const std::string id = identity_ ? tx.quote(identity_->to_json().dump()) + "::jsonb" : std::string("NULL");
     pqxx::result r;
     if (!seen.exists) {
-      r = tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version) VALUES (" +
-                  tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + wm + ", 1) ON CONFLICT (pipeline) DO NOTHING");
+      r = tx.exec("INSERT INTO " + table("pipeline_state") + " (pipeline, strategy, watermark, version, identity) VALUES (" +
+                  tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + wm + ", 1, " + id +
+                  ") ON CONFLICT (pipeline) DO NOTHING");
     } else {
       r = tx.exec("UPDATE " + table("pipeline_state") + " SET strategy = " + tx.quote(strategy) + ", watermark = " + wm +
+                  (identity_ ? ", identity = " + id : std::string()) +
                   ", version = version + 1, updated_at = now() WHERE pipeline = " + tx.quote(pipeline) +
                   " AND version = " + std::to_string(seen.version));
     }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "run/backfill.hpp"
+#include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
 
@@ -59,6 +60,10 @@ void advance_watermark(const Backfill& b) {
   pg::Connection source(p.source.connection, b.cfg.connections.at(p.source.connection), "tidemark-source");
   pg::Source src(source);
   const StoredState st = store.load(p.name);
+  {
+    pg::Connection target(p.target.connection, b.cfg.connections.at(p.target.connection), "tidemark");
+    check_state_identity(b.cfg, p, st, source, target, RunMode::kRange, false, &store, nullptr);
+  }
   if (st.exists && st.strategy != p.detect.strategy)
     return refuse("the stored watermark belongs to strategy " + st.strategy);
   const SourceShape shape = src.describe(p);

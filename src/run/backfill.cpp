@@ -16,6 +16,7 @@
 #include "run/backfill.hpp"
 #include "run/run_one.hpp"
 #include "strategy/cursor.hpp"
+#include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/strategy.hpp"
@@ -157,6 +158,11 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
     pg::StateStore store(state, cfg.state.schema);
     store.ensure_schema();
+    {  // before the chunks are registered (docs/correctness.md#identity-of-state)
+      pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
+      pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
+      check_state_identity(cfg, p, store.load(p.name), source, target, RunMode::kRange, false, &store, nullptr);
+    }
     pending = store.register_chunks(p.name, range, chunks, opts.restart, blocker);
   }
   Backfill b{cfg, p, opts, range, static_cast<int64_t>(chunks.size())};

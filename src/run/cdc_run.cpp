@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "run/fault.hpp"
+#include "run/run_state.hpp"
 #include "run/run_one.hpp"
 #include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
@@ -129,6 +130,7 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
   if (!problems.empty()) throw RunError("pipeline " + p.name + ": CDC cannot run on source '" + p.source.connection + "':" + problems);
 
   StoredState st = store.load(p.name);
+  check_state_identity(cfg, p, st, source, target, opts.request.mode, opts.dry_run, &store, nullptr);
   res.before = st.watermark;
   const bool full = opts.request.mode == RunMode::kFullRefresh;
   const bool needs_snapshot = full || !st.exists || st.strategy != "cdc";

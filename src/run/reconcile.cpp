@@ -18,6 +18,7 @@
 
 #include "pg/reconcile.hpp"
 #include "run/run_one.hpp"
+#include "run/run_state.hpp"
 #include "strategy/cursor.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -115,6 +116,7 @@ ReconcileResult reconcile_pipeline(const Config& cfg, const PipelineConfig& p, c
   pg::PipelineLock lock(store, p.name, !opts.dry_run, false, "reconcile skipped");
 
   const StoredState st = store.load(p.name);
+  check_state_identity(cfg, p, st, source, target, RunMode::kIncremental, opts.dry_run, &store, nullptr);
   if (!st.exists || !st.watermark.safe)
     throw RunError("pipeline " + p.name + ": no safe watermark yet, so no row is known to be loaded; run it first");
   if (st.strategy != p.detect.strategy)

@@ -10,7 +10,7 @@
 namespace tidemark {
 
 RunState::RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store)
-    : p_(p), store_(store), with_data_(cfg.state_with_target(p)) {
+    : cfg_(cfg), p_(p), store_(store), with_data_(cfg.state_with_target(p)) {
   if (!cfg.state.file.empty()) file_.emplace(cfg.state.file, [](const char* point) { fault_point(point); });
 }
 
@@ -19,6 +19,57 @@ void RunState::prepare(bool dry_run) {
 }
 
 StoredState RunState::load() { return file_ ? file_->load(p_.name) : store_.load(p_.name); }
+
+std::optional<StateIdentity> current_identity(const PipelineConfig& p, pg::Connection& source, pg::Connection& target) {
+  StateIdentity now;
+  const pg::Endpoint src = pg::identify(source, p.source.table);
+  if (p.source.table && !src.exists) return std::nullopt;
+  now.source_database = src.database;
+  if (p.source.table) now.source_table = src.table;
+  else now.source_query = query_fingerprint(p.source.query);
+  const pg::Endpoint tgt = pg::identify(target, p.target.table);
+  now.target_database = tgt.database;
+  now.target_table = tgt.table;
+  now.cursor = p.detect.cursor;
+  return now;
+}
+
+std::optional<StateIdentity> check_state_identity(const Config& cfg, const PipelineConfig& p, const StoredState& st,
+                                                  pg::Connection& source, pg::Connection& target, RunMode mode,
+                                                  bool dry_run, pg::StateStore* store, StateFile* file) {
+  const std::optional<StateIdentity> found = current_identity(p, source, target);
+  if (!found) return std::nullopt;
+  const StateIdentity& now = *found;
+  if (auto why = same_table_problem(p, now)) throw ConfigError(*why);
+  if (st.exists) {
+    // With the state inside the target database, the target database is the state's own.
+    const bool compare_target_db = !cfg.state_with_target(p);
+    switch (judge_identity(p, st.identity, now, mode == RunMode::kFullRefresh, compare_target_db, cfg.path)) {
+      case IdentityVerdict::kSame: break;
+      case IdentityVerdict::kReplace:
+        spdlog::warn("--full-refresh: the stored state was of {}; it starts over as the state of {}",
+                     st.identity->text(), now.text());
+        break;
+      case IdentityVerdict::kAdoptLegacy:
+        if (dry_run) {
+          spdlog::info("its state has no identity yet (written by an earlier tidemark); a run records this one: {}",
+                       now.text());
+        } else if (file ? file->set_identity(p.name, now) : store && store->set_identity(p.name, now, true)) {
+          spdlog::info("its state had no identity (written by an earlier tidemark); recorded this config's: {}",
+                       now.text());
+        }
+        break;
+    }
+  }
+  if (store) store->record_identity(now);
+  return now;
+}
+
+void RunState::check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
+                              bool dry_run) {
+  identity_ = check_state_identity(cfg_, p_, st, source, target, mode, dry_run, file_ ? nullptr : &store_,
+                                   file_ ? &*file_ : nullptr);
+}
 
 int64_t RunState::start_run(const std::string& mode, const Watermark& before) {
   mode_ = mode;
@@ -41,7 +92,7 @@ LastRun RunState::last_run(const pg::RunRecord& rec) const {
 void RunState::save_after_data(const StoredState& seen, const std::optional<Watermark>& next,
                                const pg::RunRecord& rec, const Chunk& chunk) {
   if (!file_) return store_.save_and_finish(p_.name, p_.detect.strategy, seen, next, rec, chunk);
-  if (next) file_->save(p_.name, p_.detect.strategy, seen, *next, last_run(rec));
+  if (next) file_->save(p_.name, p_.detect.strategy, seen, *next, last_run(rec), identity_);
   else file_->record_run(p_.name, last_run(rec));
 }
 

@@ -14,12 +14,28 @@
 
 namespace tidemark {
 
+// The identity of the pipeline's state as this config describes it (source and target as their
+// servers resolve them), judged against the stored one before anything is written
+// (docs/correctness.md#identity-of-state). Throws ConfigError when the source table is the
+// target table, or when `st` is another pipeline's state (outside --full-refresh). State of an
+// earlier tidemark, which recorded no identity, gets this one (`store` or `file`; logged once;
+// not for a dry run). Every later save through `store` records it. Returns nullopt when the
+// source table does not exist (the run fails next, describing the source).
+// The identity as this config describes it now; nullopt when the source table does not exist.
+std::optional<StateIdentity> current_identity(const PipelineConfig& p, pg::Connection& source, pg::Connection& target);
+std::optional<StateIdentity> check_state_identity(const Config& cfg, const PipelineConfig& p, const StoredState& st,
+                                                  pg::Connection& source, pg::Connection& target, RunMode mode,
+                                                  bool dry_run, pg::StateStore* store, StateFile* file);
+
 class RunState {
  public:
   // `store` is on the state connection (the target's with state.file: it holds the lock).
   RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store);
   void prepare(bool dry_run);  // the state tables exist (never for a dry run or a file)
   StoredState load();
+  // check_state_identity for this run's store (the state schema or the file).
+  void check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
+                      bool dry_run);
   // The run's record: a tidemark.runs row (its id), or for a file the mode and start time.
   int64_t start_run(const std::string& mode, const Watermark& before);
   bool with_data() const { return with_data_; }
@@ -35,11 +51,13 @@ class RunState {
 
  private:
   LastRun last_run(const pg::RunRecord& rec) const;
+  const Config& cfg_;
   const PipelineConfig& p_;
   pg::StateStore& store_;
   std::optional<StateFile> file_;
   bool with_data_;
   std::string mode_, started_at_;
+  std::optional<StateIdentity> identity_;  // what a save records
 };
 
 }  // namespace tidemark

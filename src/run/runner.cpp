@@ -188,6 +188,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
     throw RunError("pipeline " + p.name + ": its stored watermark belongs to strategy " + st.strategy +
                    ", the config now says " + p.detect.strategy + "; run once with --full-refresh to start over");
+  state.check_identity(st, *conns.source, *conns.target, req.mode, opts.dry_run);  // before anything is written
   res.before = st.watermark;
 
   pg::Source src(*conns.source);

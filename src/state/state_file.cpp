@@ -6,7 +6,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include <utility>
 
 #include "tidemark/errors.hpp"
+#include "tidemark/identity.hpp"
 
 namespace tidemark {
 
@@ -31,22 +31,6 @@ namespace {
 constexpr const char* kFormat = "tidemark-state";
 constexpr int64_t kFormatVersion = 1;
 constexpr const char* kImportHint = "to load hand-made state on purpose, use `tidemark state import`";
-
-std::string sha256_hex(const std::string& data) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
-    throw RunError("SHA-256 is not available");
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
 
 // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error …" -> "syntax error …"
 std::string json_message(std::string m) {
@@ -95,7 +79,7 @@ struct Fields {
 StateEntry entry_from(const std::string& where, const std::string& name, const json& j) {
   const Fields f{where, j, "pipelines." + name};
   if (!j.is_object()) throw RunError(where + ": '" + f.at + "' must be an object");
-  f.only({"strategy", "version", "watermark", "updated_at", "last_run"});
+  f.only({"strategy", "version", "watermark", "identity", "updated_at", "last_run"});
   StateEntry e;
   e.state.exists = true;
   e.state.strategy = f.text("strategy", true);
@@ -106,6 +90,13 @@ StateEntry entry_from(const std::string& where, const std::string& name, const j
     e.state.watermark = Watermark::from_json(j.at("watermark"));
   } catch (const std::exception& ex) {  // RunError, or a json::exception it did not expect
     f.bad("watermark", std::string("is malformed: ") + json_message(ex.what()));
+  }
+  if (f.has("identity")) {
+    try {
+      e.state.identity = StateIdentity::from_json(j.at("identity"), f.at + ".identity");
+    } catch (const RunError& ex) {
+      throw RunError(where + ": " + ex.what());
+    }
   }
   e.updated_at = f.text("updated_at");
   if (f.has("last_run")) {
@@ -132,6 +123,7 @@ json pipelines_json(const StateDocument& doc) {
               {"version", e.state.version},
               {"watermark", e.state.watermark.to_json()},
               {"updated_at", e.updated_at}};
+    if (e.state.identity) j["identity"] = e.state.identity->to_json();
     if (const auto& r = e.last_run)
       j["last_run"] = {{"mode", r->mode},           {"status", r->status},
                        {"started_at", r->started_at}, {"finished_at", r->finished_at},
@@ -307,7 +299,7 @@ StoredState StateFile::load(const std::string& pipeline) const {
 void StateFile::update(const std::function<void(StateDocument&)>& change) { write_state(path_, step_, true, change); }
 
 void StateFile::save(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
-                     const Watermark& next, const LastRun& run) {
+                     const Watermark& next, const LastRun& run, const std::optional<StateIdentity>& identity) {
   update([&](StateDocument& doc) {
     const auto it = doc.pipelines.find(pipeline);
     const bool exists = it != doc.pipelines.end();
@@ -316,10 +308,22 @@ void StateFile::save(const std::string& pipeline, const std::string& strategy, c
                           " changed while this run was working (another run moved it); the data this run committed is "
                           "re-read by the next run, which idempotent write modes absorb");
     StateEntry& e = doc.pipelines[pipeline];
-    e.state = StoredState{true, strategy, seen.exists ? seen.version + 1 : 1, next};
+    std::optional<StateIdentity> keep = identity ? identity : e.state.identity;
+    e.state = StoredState{true, strategy, seen.exists ? seen.version + 1 : 1, next, std::move(keep)};
     e.updated_at = utc_now_iso();
     e.last_run = run;
   });
+}
+
+bool StateFile::set_identity(const std::string& pipeline, const StateIdentity& identity) {
+  bool found = false;
+  update([&](StateDocument& doc) {
+    if (const auto it = doc.pipelines.find(pipeline); it != doc.pipelines.end()) {
+      it->second.state.identity = identity;
+      found = true;
+    }
+  });
+  return found;
 }
 
 void StateFile::record_run(const std::string& pipeline, const LastRun& run) {

@@ -129,3 +129,28 @@ TEST_CASE("cdc: a lost slot is refused with how to take a new snapshot; status s
   CHECK(after["rows_read"] == 3);
   CHECK(c.same());
 }
+
+TEST_CASE("cdc: a pipeline of the same name over another table refuses the slot position and leaves the slot alone",
+          "[pg][cdc][identity]") {
+  Cdc c;
+  if (!c.logical()) return;
+  const std::string t = c.s.src() + ".t";
+  c.s.db().exec("INSERT INTO " + t + " SELECT g, 'v' FROM generate_series(1, 10) g");
+  c.s.run_ok();
+  const std::string watermark = c.s.state_json("t");
+  const std::string slot_before =
+      c.s.db().value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + c.slot + "'");
+  c.s.db().exec("CREATE TABLE " + c.s.src() + ".u (id int PRIMARY KEY, v text, big text, n numeric);"
+                "CREATE TABLE " + c.s.tgt() + ".u (id int PRIMARY KEY, v text, big text, n numeric);"
+                "INSERT INTO " + c.s.src() + ".u SELECT g, 'u' FROM generate_series(1, 5) g");
+  c.s.write_config("  - name: t\n    source: {connection: db, table: SRC.u}\n    detect: {strategy: cdc, slot: " +
+                   c.slot + "}\n    target: {connection: db, table: TGT.u, key: [id]}\n");
+  const tmtest::CliResult r = c.s.run();
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("the stored state of this name is not this pipeline's"));
+  CHECK(c.s.state_json("t") == watermark);
+  CHECK(c.s.db().value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + c.slot + "'") ==
+        slot_before);
+  CHECK(c.s.db().count(c.s.tgt() + ".u") == 0);
+}

@@ -1,0 +1,44 @@
+// The database a connection is in and how a table name resolves there, for the identity of a
+// pipeline's state (tidemark/identity.hpp, docs/correctness.md#identity-of-state).
+#include "pg/pg.hpp"
+
+namespace tidemark::pg {
+
+Endpoint identify(Connection& c, const std::optional<QualifiedName>& table) {
+  try {
+    Endpoint e;
+    bool system_readable = false;
+    {
+      pqxx::nontransaction tx(c.raw());
+      // The table as the server resolves it now (search_path included); a missing one keeps the
+      // configured name, qualified with the schema it would be created in.
+      const std::string name = table ? tx.quote(table->quoted()) : std::string("NULL");
+      pqxx::row r = tx.exec1("SELECT current_database(), current_schema(), n.nspname, c.relname,"
+                             " has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')"
+                             " FROM (SELECT to_regclass(" + name + ") AS oid) t"
+                             " LEFT JOIN pg_catalog.pg_class c ON c.oid = t.oid"
+                             " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace");
+      e.database.name = r[0].c_str();
+      if (table) {
+        e.exists = !r[2].is_null();
+        e.table = e.exists ? quote_ident(r[2].c_str()) + "." + quote_ident(r[3].c_str())
+                  : !table->schema.empty() || r[1].is_null() ? table->quoted()
+                                                             : quote_ident(r[1].c_str()) + "." + quote_ident(table->name);
+      }
+      system_readable = r[4].as<bool>();
+    }
+    // Readable by every role on PostgreSQL 10+ unless revoked; some managed services refuse it.
+    if (system_readable) {
+      try {
+        pqxx::nontransaction sys(c.raw());
+        e.database.system = sys.exec1("SELECT system_identifier::text FROM pg_catalog.pg_control_system()")[0].c_str();
+      } catch (const pqxx::sql_error&) {
+      }
+    }
+    return e;
+  } catch (...) {
+    translate("connection '" + c.name() + "'");
+  }
+}
+
+}  // namespace tidemark::pg
