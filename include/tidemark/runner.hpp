@@ -37,7 +37,8 @@ struct RunProgress {
   enum class Kind { kRun, kBackfill } kind = Kind::kRun;
   bool state_ready = false;  // the lock is held and the state store ready (tables made, state file writable)
   std::optional<Watermark> before;  // the stored watermark the run began from, once loaded
-  int64_t run_id = 0;        // the run's record in tidemark.runs, once written
+  bool recorded = false;     // the run's record exists (a tidemark.runs row, or the state file's run)
+  int64_t run_id = 0;        // its id in tidemark.runs (0 with a state file)
   bool batched = false;      // one transaction per batch
   bool in_transaction = false;  // a target transaction (or its state save) is under way
   Committed committed;

@@ -208,6 +208,7 @@ PipelineResult run_steps(const Config& cfg, const PipelineConfig& p, const RunOp
   // A cursorless strategy reloads everything on every run: record that as what it is.
   const char* mode = strategy.has_cursor() || req.mode != RunMode::kIncremental ? mode_name(req.mode) : "full";
   res.run_id = pr.run_id = state.start_run(mode, st.watermark);
+  pr.recorded = true;
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
   if (st.watermark.safe != st.watermark.high && req.mode == RunMode::kIncremental)
@@ -375,7 +376,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   } catch (...) {
     // A run that failed before its run record existed (describing the source or the target,
     // planning) is recorded too, so `status` and `history` show every failure cron sees.
-    if (pr.state_ready && pr.run_id == 0) {
+    if (pr.state_ready && !pr.recorded) {
       const char* mode = find_strategy(p.detect.strategy)->has_cursor() || opts.request.mode != RunMode::kIncremental
                              ? mode_name(opts.request.mode)
                              : "full";

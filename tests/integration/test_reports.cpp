@@ -197,7 +197,7 @@ TEST_CASE("reports: a backfill whose workers are killed shows their chunks as fa
   CHECK(t.same_content("items", "items", "id"));
 }
 
-TEST_CASE("reports: a state file in a missing directory stops the run before its data commit; a state file write "
+TEST_CASE("reports: a state file in a missing directory stops the run before its data commit, and a state file write "
           "failing after it says the data is committed",
           "[pg][reports][state_file]") {
   Scenario s;
