@@ -20,6 +20,31 @@ struct RunOptions {
   bool advance_watermark = false;      // backfills: move the incremental watermark to the range's end
 };
 
+// What a run has committed so far (a batched run commits batch by batch, a backfill chunk by
+// chunk): a failed run reports these, not what its rolled-back transaction had done.
+struct Committed {
+  int64_t transactions = 0;  // target transactions committed: batches, or a backfill's chunks
+  int64_t rows_read = 0, rows_written = 0, rows_deleted = 0;  // by them
+  std::optional<Watermark> watermark;  // the stored watermark after them (nullopt: never moved)
+  // The data of the last commit is in the target but its state (watermark, run record) is
+  // not: the state database or the state file failed after the data commit.
+  bool state_behind = false;
+};
+
+// A run's progress, kept up to date while it runs, so that its failure can be reported (and
+// recorded) as what it is.
+struct RunProgress {
+  enum class Kind { kRun, kBackfill } kind = Kind::kRun;
+  bool state_ready = false;  // the lock is held and the state store ready (tables made, state file writable)
+  std::optional<Watermark> before;  // the stored watermark the run began from, once loaded
+  bool recorded = false;     // the run's record exists (a tidemark.runs row, or the state file's run)
+  int64_t run_id = 0;        // its id in tidemark.runs (0 with a state file)
+  bool batched = false;      // one transaction per batch
+  bool in_transaction = false;  // a target transaction (or its state save) is under way
+  Committed committed;
+  std::string state_where;   // where the state is kept, for messages ("state file …")
+};
+
 struct PipelineResult {
   std::string pipeline;
   enum class Outcome { kOk, kFailed, kLocked, kConfig } outcome = Outcome::kOk;
@@ -30,6 +55,10 @@ struct PipelineResult {
   std::string error;
   double seconds = 0;
 };
+
+// What a failed run left behind, for its error line: what was committed (nothing; or which
+// batches, rows and watermark; or data without its state), then `error`.
+std::string failure_text(const RunProgress& progress, const std::string& error);
 
 // Runs each selected pipeline one after another; one failing does not stop the others.
 std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts);

@@ -59,6 +59,10 @@ class StateFile {
   // The whole document; a missing file is an empty document (no state yet), a missing
   // directory too. Errors name the file.
   StateDocument read() const;
+  // Throws RunError (saying nothing was read or written) unless the file can be written: its
+  // directory exists and is writable, and the file and its lock file, where they exist, are
+  // too. Runs check it before their data commit, since the file is written after it.
+  void check_writable() const;
   // One pipeline's state (exists false when the file has none).
   StoredState load(const std::string& pipeline) const;
 

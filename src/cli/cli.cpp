@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
        [&](CLI::App* c) {
          c->add_option("-c,--config", history.config, "Pipeline config (YAML or JSON)")->required()->envname("TIDEMARK_CONFIG");
          c->add_option("pipelines", history.pipelines, "Pipelines to show (default: all)");
-         c->add_option("--limit", history.limit, "Runs per pipeline (default 20)")->check(CLI::PositiveNumber);
+         c->add_option("--limit", history.limit, "Runs per pipeline, at least 1 (default 20)");
          c->add_flag("--json", history.json, "JSON output");
        },
        [&] { return cmd_history(history); }},

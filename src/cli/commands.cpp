@@ -151,15 +151,15 @@ int cmd_status(const StatusArgs& a) {
       out.push_back({{"pipeline", p->name},
                      {"strategy", p->detect.strategy},
                      {"watermark", r.has_state ? r.watermark.to_json() : json(nullptr)},
-                     {"state_updated_at", r.state_updated_at},
+                     {"state_updated_at", r.state_updated_at.empty() ? json(nullptr) : json(r.state_updated_at)},
                      {"last_run", !r.last_status.empty() ? json{{"run_id", r.last_run_id ? json(r.last_run_id) : json(nullptr)},
                                                         {"mode", r.last_mode},
                                                         {"status", r.last_status},
                                                         {"started_at", r.last_started},
-                                                        {"finished_at", r.last_finished},
+                                                        {"finished_at", r.last_finished.empty() ? json(nullptr) : json(r.last_finished)},
                                                         {"rows_read", r.last_rows_read},
                                                         {"rows_written", r.last_rows_written},
-                                                        {"error", r.last_error}}
+                                                        {"error", r.last_error.empty() ? json(nullptr) : json(r.last_error)}}
                                                         : json(nullptr)}});
       json fills = json::array();
       for (const auto& b : backfills)
@@ -171,7 +171,8 @@ int cmd_status(const StatusArgs& a) {
                            {"rows_written", b.rows_written},
                            {"rows_read", b.rows_read},
                            {"chunks_running", b.running},
-                           {"last_chunk_at", b.last_finished}});
+                           {"chunks_failed", b.failed},
+                           {"last_chunk_at", b.last_finished == "-" ? json(nullptr) : json(b.last_finished)}});
       out.back()["backfills"] = fills;
       for (const auto& s : cdc_slots(cfg, {p}))
         out.back()["slot"] = s.error.empty() ? json{{"name", s.slot},
@@ -192,7 +193,7 @@ int cmd_status(const StatusArgs& a) {
                                      ? p->detect.strategy + " (stored: " + r.strategy + ")"
                                      : p->detect.strategy;
     table.push_back({p->name, strategy, r.has_state ? tuple_text(r.watermark.high) : "-",
-                     r.has_state ? tuple_text(r.watermark.safe) : "-", !r.last_status.empty() ? r.last_started : "never",
+                     r.has_state ? tuple_text(r.watermark.safe) : "-", !r.last_status.empty() ? plain_time(r.last_started) : "never",
                      !r.last_status.empty() ? r.last_mode : "-", !r.last_status.empty() ? r.last_status : "-",
                      !r.last_status.empty() ? std::to_string(r.last_rows_read) : "-",
                      !r.last_status.empty() ? std::to_string(r.last_rows_written) : "-"});
@@ -205,13 +206,19 @@ int cmd_status(const StatusArgs& a) {
                                    : std::to_string(s.retained_bytes / 1024) + " KiB of WAL retained, wal_status " +
                                     s.wal_status + (s.active ? ", in use" : ""))
               << "\n";
-  for (const auto& b : backfills)
+  for (const auto& b : backfills) {
     std::cout << b.pipeline << ": backfill [" << b.range_from << ", " << b.range_to << "): " << b.done << "/" << b.total
-              << " chunks done, " << b.rows_written << " rows written, last chunk " << b.last_finished
-              << (b.running > 0   ? " (" + std::to_string(b.running) + " chunk(s) running)"
-                  : b.done < b.total ? std::string(" (interrupted: rerun the same command to resume)")
-                                     : std::string())
-              << "\n";
+              << " chunks done, " << b.rows_written << " rows written, last chunk "
+              << (b.last_finished == "-" ? b.last_finished : plain_time(b.last_finished));
+    // Running only with a live worker (lease and lock); a chunk whose worker failed or died is failed.
+    std::vector<std::string> notes;
+    if (b.running > 0) notes.push_back(std::to_string(b.running) + " chunk(s) running");
+    if (b.failed > 0) notes.push_back(std::to_string(b.failed) + " chunk(s) failed (their worker failed or died)");
+    if (b.done < b.total && b.running == 0) notes.push_back(std::string(b.failed > 0 ? "" : "interrupted: ") +
+                                                         "rerun the same command to resume");
+    for (size_t i = 0; i < notes.size(); ++i) std::cout << (i == 0 ? " (" : "; ") << notes[i];
+    std::cout << (notes.empty() ? "" : ")") << "\n";
+  }
   for (const auto* p : selected) {
     const auto& r = rows[p->name];
     if (r.last_status == "failed" && !r.last_error.empty()) std::cout << p->name << ": last error: " << r.last_error << "\n";

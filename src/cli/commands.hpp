@@ -32,6 +32,9 @@ int cmd_run(const RunArgs& a);
 // Rows as left-aligned columns two spaces apart (status, history).
 void print_table(const std::vector<std::vector<std::string>>& rows);
 int cmd_status(const StatusArgs& a);
+// An RFC 3339 timestamp ("2026-11-24T21:40:00.123Z") as text tables print it, to the second:
+// "2026-11-24 21:40:00" (the column header says UTC).
+std::string plain_time(std::string iso);
 int cmd_validate(const std::string& config, bool quiet);
 
 // `tidemark verify` (verify_cmd.cpp): source and target compared row by row, by hash.

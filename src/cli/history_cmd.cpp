@@ -57,7 +57,7 @@ json opt_json(const std::optional<int64_t>& v) { return v ? json(*v) : json(null
 
 int cmd_history(const HistoryArgs& a) {
   Config cfg = load_config(a.config);
-  if (a.limit < 1) throw ConfigError("--limit must be at least 1");
+  if (a.limit < 1) throw ConfigError("--limit " + std::to_string(a.limit) + ": must be at least 1 (runs per pipeline)");
   if (!cfg.state.file.empty())
     throw ConfigError(cfg.path + ": history reads the state schema's runs table; with state.file only each "
                       "pipeline's last run is kept: see `tidemark status`");
@@ -107,7 +107,7 @@ int cmd_history(const HistoryArgs& a) {
   std::vector<std::vector<std::string>> table = {{"RUN", "PIPELINE", "MODE", "STARTED (UTC)", "DURATION", "READ",
                                                   "WRITTEN", "DELETED", "SAFE BEFORE → AFTER", "STATUS", "ERROR"}};
   for (const auto& r : rows)
-    table.push_back({std::to_string(r.run_id), r.pipeline, r.mode, r.started_at, duration_text(r.seconds),
+    table.push_back({std::to_string(r.run_id), r.pipeline, r.mode, plain_time(r.started_at), duration_text(r.seconds),
                      count_text(r.rows_read), count_text(r.rows_written), count_text(r.rows_deleted),
                      safe_text(r.watermark_before) + " → " + safe_text(r.watermark_after), r.status,
                      first_line(r.error)});

@@ -6,6 +6,8 @@
 // existing watermark (docs/correctness.md#identity-of-state).
 #include "cli/state_cmd.hpp"
 
+#include "cli/commands.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -23,14 +25,13 @@
 
 namespace tidemark::cli {
 
-namespace {
-
-// "2026-11-24T21:40:00.123Z" as status prints times: "2026-11-24 21:40:00".
 std::string plain_time(std::string iso) {
   if (iso.size() >= 19) iso = iso.substr(0, 19);
   if (iso.size() > 10 && iso[10] == 'T') iso[10] = ' ';
   return iso;
 }
+
+namespace {
 
 std::string read_input(const std::string& file) {
   if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
@@ -115,12 +116,12 @@ std::map<std::string, pg::StatusRow> file_status(const Config& cfg, const std::v
     r.has_state = e.state.exists;
     r.strategy = e.state.strategy;
     r.watermark = e.state.watermark;
-    r.state_updated_at = plain_time(e.updated_at);
+    r.state_updated_at = e.updated_at;
     if (e.last_run) {
       r.last_mode = e.last_run->mode;
       r.last_status = e.last_run->status;
-      r.last_started = plain_time(e.last_run->started_at);
-      r.last_finished = plain_time(e.last_run->finished_at);
+      r.last_started = e.last_run->started_at;
+      r.last_finished = e.last_run->finished_at;
       r.last_rows_read = e.last_run->rows_read;
       r.last_rows_written = e.last_run->rows_written;
       r.last_error = e.last_run->error;
@@ -146,10 +147,9 @@ int cmd_state_export(const StateArgs& a) {
       StateEntry e;
       e.state = s.store->load(p->name);
       if (e.state.exists) {
-        // status prints "YYYY-MM-DD HH:MM:SS" in UTC; the document uses ISO 8601.
+        // RFC 3339 UTC, as the document keeps it.
         const auto status = s.store->status({p->name});
-        const std::string t = status.empty() ? "" : status[0].state_updated_at;
-        e.updated_at = t.size() == 19 ? t.substr(0, 10) + "T" + t.substr(11) + "Z" : t;
+        e.updated_at = status.empty() ? "" : status[0].state_updated_at;
         doc.pipelines[p->name] = e;
       }
     }

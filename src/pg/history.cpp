@@ -42,8 +42,8 @@ std::vector<HistoryRow> run_history(Connection& c, const std::string& schema, co
     if (!tables_exist(tx, schema)) return out;
     // Per pipeline, the index runs_pipeline_run_id read backwards `limit` rows deep.
     pqxx::result r = tx.exec(
-        "SELECT r.run_id, r.pipeline, r.mode, r.status, to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS'),"
-        " to_char(r.finished_at, 'YYYY-MM-DD HH24:MI:SS'), extract(epoch FROM r.started_at)::float8,"
+        "SELECT r.run_id, r.pipeline, r.mode, r.status, " + rfc3339("r.started_at") + ", " + rfc3339("r.finished_at") +
+        ", extract(epoch FROM r.started_at)::float8,"
         " extract(epoch FROM r.finished_at - r.started_at)::float8, r.rows_read, r.rows_written, r.rows_deleted,"
         " r.watermark_before::text, r.watermark_after::text, r.error, r.host, r.pid"
         " FROM unnest(" + tx.quote(array_literal(pipelines)) + "::text[]) AS p(name)"

@@ -13,7 +13,7 @@ namespace tidemark::pg {
 struct HistoryRow {
   int64_t run_id = 0;
   std::string pipeline, mode, status;
-  std::string started_at, finished_at;  // UTC "YYYY-MM-DD HH:MM:SS"; finished_at "" while running
+  std::string started_at, finished_at;  // RFC 3339 UTC ("…T…Z"); finished_at "" while running
   double started_epoch = 0;             // for ordering runs of several state databases
   std::optional<double> seconds;        // finished_at - started_at
   std::optional<int64_t> rows_read, rows_written, rows_deleted;

@@ -24,6 +24,13 @@ namespace tidemark::pg {
 // through unchanged). Call only inside a catch block.
 [[noreturn]] void translate(const std::string& where);
 
+// SQL text of the timestamptz expression `expr` as RFC 3339 UTC with milliseconds
+// ("2026-11-24T21:40:00.123Z", NULL for NULL), whatever the session's TimeZone: the form of
+// every timestamp in --json output; text tables print its first 19 characters.
+inline std::string rfc3339(const std::string& expr) {
+  return "to_char((" + expr + ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+}
+
 
 class Connection {
  public:
@@ -251,7 +258,15 @@ struct ChunkClaim {
 struct BackfillProgress {
   std::string pipeline, range_from, range_to, last_finished;
   int64_t done = 0, total = 0, rows_written = 0, rows_read = 0;
-  int64_t running = 0;  // chunks with a live lease
+  // Chunks with a live worker: a lease not run out, and the chunk's advisory lock held by a
+  // session. A chunk marked running without both lost its worker: it counts as `failed`,
+  // with the chunks whose worker failed (released or marked by the backfill's parent).
+  int64_t running = 0, failed = 0;
+};
+
+// What chunks done by given workers since a point of the runs table amount to.
+struct ChunkTotals {
+  int64_t chunks = 0, rows_read = 0, rows_written = 0, rows_deleted = 0;
 };
 
 struct StatusRow {
@@ -283,7 +298,16 @@ class StateStore {
                          int64_t lease_seconds);
   bool renew_lease(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker,
                    int64_t lease_seconds);
+  // A chunk still running (its load failed) becomes 'failed': claimable at once, and shown so.
   void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
+  // The chunks a worker that died or failed left running become 'failed' (a --jobs parent
+  // calls it for each worker process that did not exit 0).
+  void fail_worker_chunks(const std::string& pipeline, const ChunkRef& range, const std::string& worker);
+  // The highest run id so far (0 for none): chunks done later have larger run ids.
+  int64_t last_run_id();
+  // The chunks of the range that `workers` committed with a run id above `after_run_id`.
+  ChunkTotals chunk_totals(const std::string& pipeline, const ChunkRef& range, const std::vector<std::string>& workers,
+                           int64_t after_run_id);
   StoredState load(const std::string& pipeline);
   void forget(const std::string& pipeline);  // deletes the pipeline's state row
   // `tidemark state import`: the pipeline's state becomes `w` (as a new version), of `identity`
@@ -297,6 +321,10 @@ class StateStore {
   // with `only_if_none`, only when it has none yet. False when no row changed.
   bool set_identity(const std::string& pipeline, const StateIdentity& identity, bool only_if_none);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
+  // A run that failed before start_run: a finished 'failed' record of its own that began
+  // `seconds` ago, with nothing read or written.
+  void record_failure(const std::string& pipeline, const std::string& mode, const std::optional<Watermark>& before,
+                      const std::string& error, double seconds);
   // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
   void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
             const StoredState& seen, const Watermark& next);

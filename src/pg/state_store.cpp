@@ -1,6 +1,8 @@
 // tidemark.pipeline_state and tidemark.runs, and the per-pipeline advisory lock.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "pg/pg.hpp"
 
 namespace tidemark::pg {
@@ -168,13 +170,49 @@ void StateStore::release_chunk(const std::string& pipeline, const ChunkRef& rang
                                const std::string& worker) {
   try {
     pqxx::nontransaction tx(c_.raw());
-    // Still ours and not done (the run failed): back to pending, claimable at once.
-    tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'pending', worker = NULL, lease_until = NULL" +
+    // Still ours and not done (the run failed): failed, claimable at once.
+    tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'failed', lease_until = NULL" +
             " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " + tx.quote(range.range_from) +
             " AND range_to = " + tx.quote(range.range_to) + " AND chunk_from = " + tx.quote(c.from) +
             " AND status = 'running' AND worker = " + tx.quote(worker));
     tx.exec("SELECT pg_advisory_unlock(" + chunk_key(pipeline, range, c) + ")");
   } catch (...) {  // a lost connection released the lock already; the lease runs out
+  }
+}
+
+void StateStore::fail_worker_chunks(const std::string& pipeline, const ChunkRef& range, const std::string& worker) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    tx.exec("UPDATE " + table("backfill_chunks") + " SET status = 'failed', lease_until = NULL WHERE pipeline = " +
+            tx.quote(pipeline) + " AND range_from = " + tx.quote(range.range_from) + " AND range_to = " +
+            tx.quote(range.range_to) + " AND status = 'running' AND worker = " + tx.quote(worker));
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+int64_t StateStore::last_run_id() {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    return tx.exec1("SELECT coalesce(max(run_id), 0) FROM " + table("runs"))[0].as<int64_t>();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+ChunkTotals StateStore::chunk_totals(const std::string& pipeline, const ChunkRef& range,
+                                     const std::vector<std::string>& workers, int64_t after_run_id) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    const pqxx::row r = tx.exec1(
+        "SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_written), 0), coalesce(sum(rows_deleted), 0)"
+        " FROM " + table("backfill_chunks") + " WHERE pipeline = " + tx.quote(pipeline) + " AND range_from = " +
+        tx.quote(range.range_from) + " AND range_to = " + tx.quote(range.range_to) + " AND status = 'done'" +
+        " AND run_id > " + std::to_string(after_run_id) + " AND worker = ANY(" + tx.quote(array_literal(workers)) +
+        "::text[])");
+    return {r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>()};
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
   }
 }
 
@@ -283,6 +321,25 @@ int64_t StateStore::start_run(const std::string& pipeline, const std::string& mo
   }
 }
 
+void StateStore::record_failure(const std::string& pipeline, const std::string& mode,
+                                const std::optional<Watermark>& before, const std::string& error, double seconds) {
+  try {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    pqxx::work tx(c_.raw());
+    tx.exec("INSERT INTO " + table("runs") +
+            " (pipeline, mode, started_at, finished_at, status, rows_read, rows_written, rows_deleted,"
+            " watermark_before, error, host, pid) VALUES (" + tx.quote(pipeline) + ", " + tx.quote(mode) +
+            ", clock_timestamp() - " + tx.quote(std::to_string(std::max(0.0, seconds))) +
+            " * interval '1 second', clock_timestamp(), 'failed', 0, 0, 0, " +
+            (before ? tx.quote(before->to_json().dump()) + "::jsonb" : std::string("NULL")) + ", " + tx.quote(error) +
+            ", " + tx.quote(std::string(host)) + ", " + std::to_string(getpid()) + ")");
+    tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
 void StateStore::save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
                       const StoredState& seen, const Watermark& next) {
   try {
@@ -357,7 +414,7 @@ std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, cons
       tx.exec("DELETE FROM " + table("backfill_chunks") + where);
       tx.exec("DELETE FROM " + table("backfills") + where);
     }
-    pqxx::result known = tx.exec("SELECT chunk_from, chunk_to FROM " + table("backfill_chunks") + where);
+    pqxx::result known = tx.exec("SELECT chunk_from, chunk_to, status FROM " + table("backfill_chunks") + where);
     // What the source looked like before the first chunk was read decides whether the
     // watermark may move to the range's end (advance.cpp); a resumed backfill keeps it.
     const std::optional<std::string> blocker =
@@ -372,6 +429,13 @@ std::vector<Chunk> StateStore::register_chunks(const std::string& pipeline, cons
         bool found = false;
         for (const auto& c : chunks) found = found || (c.from == row[0].c_str() && c.to == row[1].c_str());
         same = same && found;
+      }
+      bool complete = true;
+      for (const auto& row : known) complete = complete && std::string(row[2].c_str()) == "done";
+      // A completed backfill of the range is done whatever the chunking asked for now.
+      if (!same && complete) {
+        tx.commit();
+        return {};
       }
       if (!same)
         throw ConfigError("pipeline " + pipeline + ": a backfill of [" + range.range_from + ", " + range.range_to +
@@ -429,14 +493,20 @@ std::vector<BackfillProgress> StateStore::backfills(const std::vector<std::strin
     if (tx.exec1("SELECT to_regclass(" + tx.quote(table("backfill_chunks")) + ") IS NULL")[0].as<bool>()) return out;
     pqxx::result r = tx.exec(
         "SELECT pipeline, range_from, range_to, count(*) FILTER (WHERE status = 'done'), count(*),"
-        " coalesce(sum(rows_written), 0), coalesce(to_char(max(finished_at), 'YYYY-MM-DD HH24:MI:SS'), '-'),"
-        " coalesce(sum(rows_read), 0), count(*) FILTER (WHERE status = 'running' AND lease_until > clock_timestamp())"
-        " FROM " +
-        table("backfill_chunks") + " WHERE pipeline = ANY(" + tx.quote(array_literal(pipelines)) +
-        "::text[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+        " coalesce(sum(rows_written), 0), coalesce(" + rfc3339("max(finished_at)") + ", '-'),"
+        " coalesce(sum(rows_read), 0), count(*) FILTER (WHERE live), count(*) FILTER (WHERE status = 'failed' OR"
+        " (status = 'running' AND NOT live))"
+        " FROM (SELECT c.*, c.status = 'running' AND c.lease_until > clock_timestamp() AND EXISTS (SELECT FROM pg_locks l"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()) AND ((l.classid::int8 << 32) | l.objid::int8) = hashtextextended(" +
+        tx.quote("tidemark:" + schema_ + ":") + " || c.pipeline || ':chunk:' || c.range_from || ':' || c.range_to ||"
+        " ':' || c.chunk_from, 0)) AS live FROM " +
+        table("backfill_chunks") + " c WHERE c.pipeline = ANY(" + tx.quote(array_literal(pipelines)) +
+        "::text[])) x GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
     for (const auto& row : r)
       out.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[6].c_str(), row[3].as<int64_t>(),
-                     row[4].as<int64_t>(), row[5].as<int64_t>(), row[7].as<int64_t>(), row[8].as<int64_t>()});
+                     row[4].as<int64_t>(), row[5].as<int64_t>(), row[7].as<int64_t>(), row[8].as<int64_t>(),
+                     row[9].as<int64_t>()});
     return out;
   } catch (...) {
     translate("state store '" + c_.name() + "'");
@@ -458,8 +528,8 @@ std::vector<StatusRow> StateStore::status(const std::vector<std::string>& pipeli
       return out;
     }
     pqxx::result r = tx.exec(
-        "SELECT p.name, s.strategy, s.watermark::text, to_char(s.updated_at, 'YYYY-MM-DD HH24:MI:SS'), r.run_id, r.mode,"
-        " r.status, to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(r.finished_at, 'YYYY-MM-DD HH24:MI:SS'),"
+        "SELECT p.name, s.strategy, s.watermark::text, " + rfc3339("s.updated_at") + ", r.run_id, r.mode,"
+        " r.status, " + rfc3339("r.started_at") + ", " + rfc3339("r.finished_at") + ","
         " r.rows_read, r.rows_written, r.error"
         " FROM unnest(" + tx.quote(array_literal(pipelines)) + "::text[]) WITH ORDINALITY AS p(name, i)"
         " LEFT JOIN " + table("pipeline_state") + " s ON s.pipeline = p.name"

@@ -55,7 +55,8 @@ namespace {
 
 // --jobs N: N worker processes, each with its own connections; this process draws the
 // progress line meanwhile.
-void run_workers(const Backfill& b, bool& warned_hidden, bool draw) {
+// `workers` gets the worker id of each process started.
+void run_workers(const Backfill& b, bool& warned_hidden, bool draw, std::vector<std::string>& workers) {
   std::fflush(nullptr);
   std::vector<pid_t> children;
   for (int i = 0; i < b.opts.jobs; ++i) {
@@ -78,20 +79,17 @@ void run_workers(const Backfill& b, bool& warned_hidden, bool draw) {
     }
     if (pid < 0) throw RunError("could not start backfill worker: fork failed");
     children.push_back(pid);
+    workers.push_back(worker_id(pid));
   }
-  std::optional<pg::Connection> state;
-  std::optional<pg::StateStore> store;
-  if (draw) {
-    const std::string& state_name = b.cfg.state_connection(b.p);
-    state.emplace(state_name, b.cfg.connections.at(state_name), "tidemark");
-    store.emplace(*state, b.cfg.state.schema);
-  }
+  const std::string& state_name = b.cfg.state_connection(b.p);
+  pg::Connection state(state_name, b.cfg.connections.at(state_name), "tidemark");
+  pg::StateStore store(state, b.cfg.state.schema);
   int worst = 0;
   for (size_t left = children.size(); left > 0;) {
     int status = 0;
     const pid_t c = waitpid(-1, &status, draw ? WNOHANG : 0);
     if (c == 0) {
-      log::progress(progress_text(b, progress_of(b, *store)));
+      log::progress(progress_text(b, progress_of(b, store)));
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
@@ -100,8 +98,19 @@ void run_workers(const Backfill& b, bool& warned_hidden, bool draw) {
     --left;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitRunFailed;
     if (code == kExitRunFailed || (code != 0 && worst == 0)) worst = code;
+    // A worker that was killed could not release its chunk: it is failed, not running.
+    if (code != 0) {
+      const std::string who = worker_id(c);
+      if (WIFSIGNALED(status))
+        spdlog::error("backfill worker {} was killed by signal {}", who, WTERMSIG(status));
+      try {
+        store.fail_worker_chunks(b.p.name, b.range, who);
+      } catch (const std::exception& e) {
+        spdlog::warn("could not mark the chunks of worker {} failed (their lease runs out): {}", who, e.what());
+      }
+    }
   }
-  if (worst == kExitRunFailed) throw RunError("a backfill worker failed; rerun the same command to resume");
+  if (worst == kExitRunFailed) throw RunError("a backfill worker failed");
   if (worst == kExitUsage) throw ConfigError("a backfill worker met a usage error");
 }
 
@@ -110,8 +119,10 @@ void run_workers(const Backfill& b, bool& warned_hidden, bool draw) {
 // A chunked backfill: the range split into chunks by the source (in the cursor's type), each
 // chunk a range run of its own, committed with its bookkeeping row, so a killed backfill
 // resumes with the chunks not done yet when the same command runs again.
-PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
+PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
+                            RunProgress* progress) {
   log::PipelineScope scope(p.name);
+  if (progress) progress->kind = RunProgress::Kind::kBackfill;
   const RunRequest& req = opts.request;
   const std::string chunk_spec = opts.chunk.empty() ? p.chunk : opts.chunk;
   if (!req.from || !req.to)
@@ -166,6 +177,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     pending = store.register_chunks(p.name, range, chunks, opts.restart, blocker);
   }
   Backfill b{cfg, p, opts, range, static_cast<int64_t>(chunks.size())};
+  int64_t runs_at_start = 0;  // chunks this command commits get higher run ids
   {
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
@@ -173,13 +185,19 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     const pg::BackfillProgress before = progress_of(b, store);
     b.done_at_start = before.done;
     b.rows_at_start = before.rows_read;
+    runs_at_start = store.last_run_id();
+    if (before.total != b.chunks) b.chunks = before.total;  // a completed backfill with its own chunking
   }
   PipelineResult total;
   total.pipeline = p.name;
   total.window = "range [" + range.range_from + ", " + range.range_to + ") in " + std::to_string(chunks.size()) +
                  " chunk(s)";
-  spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do, {} job(s)", range.range_from, range.range_to,
-               chunks.size(), chunk_spec, pending.size(), opts.jobs);
+  if (pending.empty())
+    spdlog::info("backfill [{}, {}): all {} chunk(s) were already done; nothing to do (--restart loads the range again)",
+                 range.range_from, range.range_to, b.chunks);
+  else
+    spdlog::info("backfill [{}, {}): {} chunk(s) of {}, {} to do, {} job(s)", range.range_from, range.range_to,
+                 chunks.size(), chunk_spec, pending.size(), opts.jobs);
   // On a terminal one progress line replaces the per-chunk log lines (they stay at -v).
   const bool draw = log::progress_on_terminal();
   const auto level = spdlog::get_level();
@@ -192,14 +210,39 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     }
   } restore{level};
 
-  if (opts.jobs <= 1) {
-    const WorkerTotals mine = work_chunks(b, warned_hidden, draw);
-    total.rows_read = mine.rows_read;
-    total.rows_written = mine.rows_written;
-    total.rows_deleted = mine.rows_deleted;
-    total.run_id = mine.last_run_id;
-  } else {
-    run_workers(b, warned_hidden, draw);
+  std::vector<std::string> workers;
+  // What this command's workers committed, from the chunks' bookkeeping (it holds the chunks
+  // of a worker that was killed too).
+  auto committed = [&]() {
+    const std::string& state_name = cfg.state_connection(p);
+    pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
+    return pg::StateStore(state, cfg.state.schema).chunk_totals(p.name, range, workers, runs_at_start);
+  };
+  try {
+    if (opts.jobs <= 1) {
+      workers.push_back(worker_id(getpid()));
+      const WorkerTotals mine = work_chunks(b, warned_hidden, draw);
+      total.rows_read = mine.rows_read;
+      total.rows_written = mine.rows_written;
+      total.rows_deleted = mine.rows_deleted;
+      total.run_id = mine.last_run_id;
+    } else {
+      run_workers(b, warned_hidden, draw, workers);
+      const pg::ChunkTotals t = committed();  // the workers' sums
+      total.rows_read = t.rows_read;
+      total.rows_written = t.rows_written;
+      total.rows_deleted = t.rows_deleted;
+    }
+  } catch (...) {
+    if (progress) {
+      try {
+        const pg::ChunkTotals t = committed();
+        progress->committed = Committed{t.chunks, t.rows_read, t.rows_written, t.rows_deleted, std::nullopt, false};
+      } catch (const std::exception& e) {
+        spdlog::debug("could not count the chunks committed: {}", e.what());
+      }
+    }
+    throw;
   }
   log::progress_done();
   spdlog::set_level(level);
@@ -211,10 +254,6 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     const pg::BackfillProgress now = progress_of(b, store);
     spdlog::info("backfill [{}, {}): {}/{} chunks done, {} rows read, {} written", range.range_from, range.range_to,
                  now.done, now.total, now.rows_read, now.rows_written);
-    if (opts.jobs > 1) {  // the workers' sums
-      total.rows_read = now.rows_read - b.rows_at_start;
-      total.rows_written = now.rows_written;
-    }
     if (opts.advance_watermark && now.done == now.total) advance_watermark(b);
   }
   total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - b.t0).count();

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <sys/types.h>
+
 #include "pg/pg.hpp"
 #include "tidemark/runner.hpp"
 
@@ -25,6 +27,9 @@ struct Backfill {
 struct WorkerTotals {
   int64_t chunks = 0, rows_read = 0, rows_written = 0, rows_deleted = 0, last_run_id = 0;
 };
+
+// The id a worker process records in the chunks it claims: "host:pid".
+std::string worker_id(pid_t pid);
 
 // Claims and loads chunks until none is left (waiting for chunks that live workers elsewhere
 // hold, and taking over those of dead ones). `draw` shows the progress line as it goes.

@@ -12,13 +12,14 @@
 #include "tidemark/log.hpp"
 
 namespace tidemark {
-namespace {
 
-std::string worker_id() {
+std::string worker_id(pid_t pid) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + std::to_string(getpid());
+  return std::string(host) + ":" + std::to_string(pid);
 }
+
+namespace {
 
 // Renews a claimed chunk's lease every third of its length while the chunk loads, on the
 // claim connection (which the worker does not use meanwhile). A worker that freezes stops
@@ -94,7 +95,7 @@ WorkerTotals work_chunks(const Backfill& b, bool& warned_hidden, bool draw) {
   const std::string& state_name = b.cfg.state_connection(b.p);
   pg::Connection claims(state_name, b.cfg.connections.at(state_name), "tidemark");
   pg::StateStore store(claims, b.cfg.state.schema);
-  const std::string me = worker_id();
+  const std::string me = worker_id(getpid());
   WorkerTotals mine;
   bool waiting = false;
   int waits = 0;

@@ -8,8 +8,11 @@
 namespace tidemark {
 
 // lock -> state -> plan -> extract -> stage -> apply + state -> run record. `warned_hidden`
-// makes the "cannot see other sessions" warning appear once per command.
-PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
+// makes the "cannot see other sessions" warning appear once per command. `progress` (when
+// given) follows the run: what it committed, for the message of its failure. A failure before
+// the run record existed is recorded as a failed run of its own (record_failure_before_run).
+PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
+                       RunProgress* progress = nullptr);
 
 // A run of a strategy-files pipeline (files_run.cpp).
 PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOptions& opts);
@@ -22,12 +25,23 @@ const char* mode_name(RunMode m);
 // Inside a catch block: the message of the exception in flight.
 std::string current_error();
 
-// Inside a catch block: records run res.run_id as failed with the exception's message (a
+// Inside a catch block: records run res.run_id as failed with the exception's message and
+// res's counts, and `after` as its watermark_after (what its committed batches stored; a
 // failure to record it is logged, not thrown).
-void record_failed_run(pg::StateStore& store, const PipelineResult& res);
+void record_failed_run(pg::StateStore& store, const PipelineResult& res,
+                       const std::optional<Watermark>& after = std::nullopt);
+
+// Inside a catch block: a run that failed after taking its lock but before its run record
+// existed (the source or target described, the plan) gets a failed record of its own, with
+// the exception's message, on a connection of its own (run_state.cpp). A failure to record
+// it is logged, never thrown: the run's own error stands.
+void record_failure_before_run(const Config& cfg, const PipelineConfig& p, const std::string& mode,
+                               const std::optional<Watermark>& before, double seconds);
 
 // A range backfill split into resumable chunks, each a run_one of its own.
-PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden);
+// `progress` gets the chunks this command committed, for the message of its failure.
+PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
+                            RunProgress* progress = nullptr);
 
 // "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
 // timestamp cursor's type. Anything else is returned as given.

@@ -12,11 +12,18 @@ namespace tidemark {
 RunState::RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store)
     : cfg_(cfg), p_(p), store_(store), with_data_(cfg.state_with_target(p)) {
   if (!cfg.state.file.empty()) file_.emplace(cfg.state.file, [](const char* point) { fault_point(point); });
+  where_ = file_ ? "state file " + file_->path()
+                 : "state database '" + cfg.state_connection(p) + "' (schema " + cfg.state.schema + ")";
 }
 
 void RunState::prepare(bool dry_run) {
-  if (!dry_run && !file_) store_.ensure_schema();
+  if (dry_run) return;
+  // The file is written after the data commit: what can be checked is checked before it.
+  if (file_) file_->check_writable();
+  else store_.ensure_schema();
 }
+
+std::string RunState::where() const { return where_; }
 
 StoredState RunState::load() { return file_ ? file_->load(p_.name) : store_.load(p_.name); }
 
@@ -96,14 +103,37 @@ void RunState::save_after_data(const StoredState& seen, const std::optional<Wate
   else file_->record_run(p_.name, last_run(rec));
 }
 
-void RunState::failed(const PipelineResult& res) {
-  if (!file_) return record_failed_run(store_, res);
+void RunState::failed(const PipelineResult& res, const std::optional<Watermark>& after) {
+  if (!file_) return record_failed_run(store_, res, after);
   const std::string why = current_error();
   try {
     file_->record_run(p_.name, last_run(pg::RunRecord{0, "failed", res.rows_read, res.rows_written,
                                                       res.rows_deleted, std::nullopt, redact_text(why)}));
   } catch (const std::exception& e) {
     spdlog::warn("could not record the failed run in {}: {}", file_->path(), e.what());
+  }
+}
+
+}  // namespace tidemark
+
+namespace tidemark {
+
+void record_failure_before_run(const Config& cfg, const PipelineConfig& p, const std::string& mode,
+                               const std::optional<Watermark>& before, double seconds) {
+  const std::string why = redact_text(current_error());
+  try {
+    if (!cfg.state.file.empty()) {
+      // A file keeps a last run only for a pipeline it has state for.
+      StateFile file(cfg.state.file);
+      const std::string now = utc_now_iso();
+      file.record_run(p.name, LastRun{mode, "failed", now, now, 0, 0, 0, why});
+      return;
+    }
+    const std::string& name = cfg.state_connection(p);
+    pg::Connection c(name, cfg.connections.at(name), "tidemark");
+    pg::StateStore(c, cfg.state.schema).record_failure(p.name, mode, before, why, seconds);
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record the failed run: {}", redact_text(e.what()));
   }
 }
 

@@ -31,7 +31,9 @@ class RunState {
  public:
   // `store` is on the state connection (the target's with state.file: it holds the lock).
   RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store);
-  void prepare(bool dry_run);  // the state tables exist (never for a dry run or a file)
+  // The state tables exist, or the state file's directory is writable (nothing for a dry run).
+  void prepare(bool dry_run);
+  std::string where() const;  // "state file PATH" or "the state schema S", for messages
   StoredState load();
   // check_state_identity for this run's store (the state schema or the file).
   void check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
@@ -46,8 +48,9 @@ class RunState {
   // Otherwise, once the data committed.
   void save_after_data(const StoredState& seen, const std::optional<Watermark>& next, const pg::RunRecord& rec,
                        const Chunk& chunk);
-  // Inside a catch block: the run failed (a failure to record that is logged, not thrown).
-  void failed(const PipelineResult& res);
+  // Inside a catch block: the run failed, having committed res's counts and `after` (a
+  // failure to record that is logged, not thrown).
+  void failed(const PipelineResult& res, const std::optional<Watermark>& after);
 
  private:
   LastRun last_run(const pg::RunRecord& rec) const;
@@ -56,7 +59,7 @@ class RunState {
   pg::StateStore& store_;
   std::optional<StateFile> file_;
   bool with_data_;
-  std::string mode_, started_at_;
+  std::string mode_, started_at_, where_;
   std::optional<StateIdentity> identity_;  // what a save records
 };
 

@@ -159,17 +159,21 @@ std::string current_error() {
   }
 }
 
-void record_failed_run(pg::StateStore& store, const PipelineResult& res) {
+void record_failed_run(pg::StateStore& store, const PipelineResult& res, const std::optional<Watermark>& after) {
   const std::string why = current_error();
   try {
     store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
-                                   std::nullopt, redact_text(why)});
+                                   after, redact_text(why)});
   } catch (const std::exception& e) {
     spdlog::warn("could not record the failed run: {}", e.what());
   }
 }
 
-PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden) {
+namespace {
+
+// The steps of run_one; `pr` follows them (what is committed, whether the run record exists).
+PipelineResult run_steps(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
+                         RunProgress& pr) {
   log::PipelineScope scope(p.name);
   PipelineResult res;
   res.pipeline = p.name;
@@ -180,11 +184,14 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   Connections conns = connect(cfg, p);
   pg::StateStore store(*conns.state, cfg.state.schema);
   RunState state(cfg, p, store);
+  pr.state_where = state.where();
   state.prepare(opts.dry_run);
   const bool shared = req.chunk.has_value();  // backfill chunks run side by side
   pg::PipelineLock lock(store, p.name, !opts.dry_run, shared);
+  pr.state_ready = !opts.dry_run;
 
   StoredState st = state.load();
+  pr.before = st.watermark;
   if (st.exists && st.strategy != p.detect.strategy && req.mode == RunMode::kIncremental)
     throw RunError("pipeline " + p.name + ": its stored watermark belongs to strategy " + st.strategy +
                    ", the config now says " + p.detect.strategy + "; run once with --full-refresh to start over");
@@ -232,7 +239,8 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
 
   // A cursorless strategy reloads everything on every run: record that as what it is.
   const char* mode = strategy.has_cursor() || req.mode != RunMode::kIncremental ? mode_name(req.mode) : "full";
-  res.run_id = state.start_run(mode, st.watermark);
+  res.run_id = pr.run_id = state.start_run(mode, st.watermark);
+  pr.recorded = true;
   log::PipelineScope::set_run_id(res.run_id);
   spdlog::debug("window: {}", plan.window);
   if (st.watermark.safe != st.watermark.high && req.mode == RunMode::kIncremental)
@@ -243,7 +251,10 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
   bool target_checked = false;
 
   // One target transaction: stage `select`, apply, and commit `next` with it.
+  Committed& done = pr.committed;
+  pr.batched = plan.batching.has_value() && plan.moves_watermark && strategy.has_cursor();
   auto load = [&](const Sql& delta, const std::optional<Watermark>& next, bool last) {
+    pr.in_transaction = true;
     tgt.begin();
     // partition_overwrite reads the complete rows of every window the delta touches, and
     // locks the target before anything else touches it (a run with nothing to replace does not).
@@ -312,10 +323,21 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     if (state.with_data()) state.save_with_data(tgt.tx(), seen, next, rec, chunk);
     fault_point("before_commit");
     tgt.commit();
+    pr.in_transaction = false;
+    ++done.transactions;
+    done.rows_read = res.rows_read;
+    done.rows_written = res.rows_written;
+    done.rows_deleted = res.rows_deleted;
+    done.state_behind = !state.with_data();
+    if (next && state.with_data()) done.watermark = *next;
     fault_point("after_commit");
     // Otherwise data first, then state: a crash between them re-reads this delta next run,
     // which idempotent writes absorb (docs/correctness.md).
-    if (!state.with_data()) state.save_after_data(seen, next, rec, chunk);
+    if (!state.with_data()) {
+      state.save_after_data(seen, next, rec, chunk);
+      done.state_behind = false;
+      if (next) done.watermark = *next;
+    }
     if (next) {
       seen.exists = true;
       ++seen.version;
@@ -361,11 +383,74 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     src.finish();
   } catch (...) {
     tgt.abort();
-    state.failed(res);
+    // The record keeps what was committed, not what the rolled-back transaction had done.
+    PipelineResult kept = res;
+    kept.rows_read = done.rows_read;
+    kept.rows_written = done.rows_written;
+    kept.rows_deleted = done.rows_deleted;
+    state.failed(kept, done.watermark);
     throw;
   }
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+}  // namespace
+
+PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
+                       RunProgress* progress) {
+  RunProgress own;
+  RunProgress& pr = progress ? *progress : own;
+  pr = RunProgress{};
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    return run_steps(cfg, p, opts, warned_hidden, pr);
+  } catch (const ConfigError&) {
+    throw;  // a usage error of this command (a --from the cursor cannot read): the pipeline did not fail
+  } catch (...) {
+    // A run that failed before its run record existed (describing the source or the target,
+    // planning) is recorded too, so `status` and `history` show every failure cron sees.
+    if (pr.state_ready && !pr.recorded) {
+      const char* mode = find_strategy(p.detect.strategy)->has_cursor() || opts.request.mode != RunMode::kIncremental
+                             ? mode_name(opts.request.mode)
+                             : "full";
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      record_failure_before_run(cfg, p, mode, pr.before, seconds);
+    }
+    throw;
+  }
+}
+
+std::string failure_text(const RunProgress& pr, const std::string& error) {
+  const Committed& c = pr.committed;
+  const std::string rows = "read " + std::to_string(c.rows_read) + " rows, wrote " + std::to_string(c.rows_written) +
+                           ", deleted " + std::to_string(c.rows_deleted);
+  if (pr.kind == RunProgress::Kind::kBackfill) {
+    if (c.transactions == 0)
+      return "backfill failed; no chunk was committed by this command (the chunk in progress was rolled back) and the "
+             "incremental watermark is untouched; rerun the same command to resume: " + error;
+    return "backfill failed after committing " + std::to_string(c.transactions) + " chunk(s) (" + rows +
+           "), which stay done; the chunk in progress was rolled back and the incremental watermark is untouched; "
+           "rerun the same command to resume: " + error;
+  }
+  if (c.transactions == 0)
+    return "run failed; nothing was committed (its open transaction was rolled back) and the watermark is where it "
+           "was: " + error;
+  const std::string mark = c.watermark ? "the watermark is now high " + tuple_text(c.watermark->high) + " safe " +
+                                             tuple_text(c.watermark->safe)
+                                       : std::string("the watermark is where it was");
+  if (c.state_behind) {
+    const std::string what = pr.batched ? "committing " + std::to_string(c.transactions) + " batch(es) (" + rows +
+                                              "; " + mark + "), the last of which has its data but not its state"
+                                        : "its data was committed (" + rows + ")";
+    return "run failed after " + what + ": saving the state in " + pr.state_where +
+           " failed, so the watermark there does not cover that data yet and the next run re-reads it, which every "
+           "write mode absorbs (idempotent): " + error;
+  }
+  if (!pr.batched)
+    return "run failed after its data and state were committed (" + rows + "; " + mark + "): " + error;
+  return "run failed after committing " + std::to_string(c.transactions) + " batch(es) (" + rows + "; " + mark + ")" +
+         (pr.in_transaction ? "; the batch in progress was rolled back" : "") + ": " + error;
 }
 
 std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std::vector<std::string>& names) {
@@ -390,6 +475,7 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines)) {
     PipelineResult r;
     r.pipeline = p->name;
+    RunProgress progress;  // of the latest attempt
     // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range is
     // one chunk.
     const bool chunked = opts.request.mode == RunMode::kRange &&
@@ -406,7 +492,8 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
         return run_files(cfg, *p, opts);
       }
       if (p->detect.strategy == "cdc") return run_cdc(cfg, *p, opts);
-      return chunked ? run_backfill(cfg, *p, opts, warned_hidden) : run_one(cfg, *p, opts, warned_hidden);
+      return chunked ? run_backfill(cfg, *p, opts, warned_hidden, &progress)
+                     : run_one(cfg, *p, opts, warned_hidden, &progress);
     };
     try {
       // A lost connection or a serialization failure changed nothing: with `retries`, try again.
@@ -447,7 +534,20 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       r.outcome = PipelineResult::Outcome::kFailed;
       r.error = redact_text(e.what());
       log::PipelineScope scope(p->name);
-      spdlog::error("run failed; its open transaction was rolled back and the watermark is where it was: {}", r.error);
+      if (p->detect.strategy == "files" || p->detect.strategy == "cdc") {
+        // One transaction per file or per batch: those committed before the failure stand.
+        spdlog::error("run failed; its open transaction was rolled back (those committed before it stand: see "
+                      "`tidemark history`): {}", r.error);
+      } else {
+        // The counts and the watermark are what was committed, not what was rolled back.
+        r.run_id = progress.run_id;
+        r.rows_read = progress.committed.rows_read;
+        r.rows_written = progress.committed.rows_written;
+        r.rows_deleted = progress.committed.rows_deleted;
+        if (progress.before) r.before = *progress.before;
+        r.after = progress.committed.watermark ? *progress.committed.watermark : r.before;
+        spdlog::error("{}", failure_text(progress, r.error));
+      }
     }
     results.push_back(std::move(r));
   }

@@ -290,6 +290,27 @@ StateFile::StateFile(std::string path, std::function<void(const char*)> step)
 
 StateDocument StateFile::read() const { return read_state(path_, true); }
 
+void StateFile::check_writable() const {
+  const std::string dir = dir_of(path_), where = "state file " + path_;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    const int err = errno;
+    throw RunError(where + ": directory " + dir + (err == ENOENT ? " does not exist" : ": " + std::string(std::strerror(err))) +
+                   "; nothing was read or written (create the directory, or change state.file)");
+  }
+  if (!S_ISDIR(st.st_mode)) throw RunError(where + ": " + dir + " is not a directory; nothing was read or written");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    throw RunError(where + ": cannot write in directory " + dir + ": " + std::strerror(err) +
+                   "; nothing was read or written");
+  }
+  for (const std::string& f : {path_, path_ + ".lock"})
+    if (::access(f.c_str(), F_OK) == 0 && ::access(f.c_str(), R_OK | W_OK) != 0) {
+      const int err = errno;
+      throw RunError(where + ": cannot write " + f + ": " + std::strerror(err) + "; nothing was read or written");
+    }
+}
+
 StoredState StateFile::load(const std::string& pipeline) const {
   const StateDocument doc = read();
   const auto it = doc.pipelines.find(pipeline);
