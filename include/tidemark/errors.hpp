@@ -33,6 +33,31 @@ class TransientError : public RunError {
   using RunError::RunError;
 };
 
+// A connection that could not be opened, so nothing was begun, read or written with it: the
+// runner says so instead of speaking of a rolled-back transaction. Caught as this type.
+class ConnectFailure {
+ public:
+  virtual ~ConnectFailure() = default;
+  virtual const char* message() const noexcept = 0;
+};
+
+// Could not connect, and trying again cannot help: authentication failed, the role or database
+// does not exist, the host name does not resolve. Never retried (repeated failed logins can
+// lock an account).
+class ConnectError : public RunError, public ConnectFailure {
+ public:
+  using RunError::RunError;
+  const char* message() const noexcept override { return what(); }
+};
+
+// Could not connect for now: refused, unreachable, timed out, the server starting or full.
+// Retried with `retries`.
+class ConnectTransientError : public TransientError, public ConnectFailure {
+ public:
+  using TransientError::TransientError;
+  const char* message() const noexcept override { return what(); }
+};
+
 // The state row changed under us (compare-and-set found another version): a run that lost
 // its lock must not move the watermark.
 class StateConflict : public RunError {

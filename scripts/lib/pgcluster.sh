@@ -239,6 +239,16 @@ EOF
     echo "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" |
       _tm_pg "$base" tee -a "$data/tidemark.conf" >/dev/null || return 1
   fi
+  # Trust everywhere, except that the one role tidemark_pw_test must give its SCRAM password
+  # over the socket: the wrong-password tests (tests/integration/test_connect.cpp) need a
+  # server that checks one. First match wins, so the line goes first; no other role changes.
+  local hba_line='local all tidemark_pw_test scram-sha-256'
+  if ! grep -qxF "$hba_line" "$data/pg_hba.conf"; then
+    { printf '%s\n' "# Written by scripts/lib/pgcluster.sh: a password-checked role for the tests." "$hba_line"
+      cat "$data/pg_hba.conf"; } >"$base/pg_hba.conf.new" || return 1
+    _tm_pg "$base" tee "$data/pg_hba.conf" >/dev/null <"$base/pg_hba.conf.new" || return 1
+    rm -f -- "$base/pg_hba.conf.new"
+  fi
   if ! grep -qx "include_if_exists = 'tidemark.conf'" "$data/postgresql.conf"; then
     printf "\ninclude_if_exists = 'tidemark.conf'\n" |
       _tm_pg "$base" tee -a "$data/postgresql.conf" >/dev/null || return 1
@@ -317,7 +327,9 @@ tm_cluster_start() {
   _tm_write_conf "$base" "$port" || return 1
   printf '%s\n' "$port" | _tm_pg "$base" tee "$base/port" >/dev/null || return 1
 
-  if ! _tm_running "$base"; then
+  if _tm_running "$base"; then
+    _tm_pg "$base" "$TM_PGBIN/pg_ctl" -D "$data" reload >/dev/null || return 1  # pg_hba.conf
+  else
     _tm_clear_stale "$base"
     if ! out="$(_tm_pg "$base" "$TM_PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start 2>&1)"; then
       _tm_err "could not start cluster '$name' ($data):"

@@ -85,7 +85,7 @@ std::string config_json_schema() {
               {"source", source},
               {"detect", detect},
               {"target", target},
-              {"batch_size", {{"type", "integer"}, {"minimum", 1}}},
+              {"batch_size", {{"type", "integer"}, {"minimum", 1}, {"maximum", 2147483647}}},
               {"chunk", {{"type", "string"}, {"description", "backfill chunk: a number of ids or a duration"}}},
               {"reconcile", object({{"every", {{"type", "integer"}, {"minimum", 1}}},
                                     {"max_delete_ratio", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}})}},

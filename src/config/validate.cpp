@@ -9,6 +9,7 @@
 
 #include "config/reader.hpp"
 #include "tidemark/config.hpp"
+#include "tidemark/dsn.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
 #include "tidemark/util.hpp"
@@ -23,6 +24,7 @@ bool time_zone_name(const std::string& v) {
   static const std::regex tz_re(R"([A-Za-z0-9_+\-/:]{1,64})");
   return std::regex_match(v, tz_re);
 }
+constexpr int64_t kMaxBatchSize = 2147483647;
 
 class Validator {
  public:
@@ -115,12 +117,19 @@ class Validator {
   }
 
   std::optional<int64_t> get_int(const YAML::Node& n, const std::string& path) {
-    static const std::regex int_re(R"(-?[0-9]{1,18})");
+    static const std::regex int_re(R"(-?[0-9]+)");
     if (!n.IsScalar() || quoted(n) || !std::regex_match(n.Scalar(), int_re)) {
       error(n, path, "must be an integer");
       return std::nullopt;
     }
-    return std::stoll(n.Scalar());
+    // An integer beyond 64 bits is too large for any field (each field states its own range).
+    const std::string& digits = n.Scalar();
+    try {
+      return std::stoll(digits);
+    } catch (const std::out_of_range&) {
+      error(n, path, std::string(digits[0] == '-' ? "too small" : "too large") + " (" + digits + ")");
+      return std::nullopt;
+    }
   }
 
   std::vector<std::string> get_names(const YAML::Node& n, const std::string& path) {
@@ -172,9 +181,19 @@ class Validator {
       if (kv.second.IsMap()) {
         if (auto dsn = read_connection_map(kv.second, p)) cfg.connections[name] = *dsn;
       } else if (auto dsn = get_string(kv.second, p)) {  // "" is valid: libpq's defaults (PG* variables)
-        cfg.connections[name] = *dsn;
+        if (check_dsn(kv.second, p, *dsn)) cfg.connections[name] = *dsn;
       }
     }
+  }
+
+  // The DSN as libpq will read it (after ${VAR} expansion), checked with libpq's own parser;
+  // the message never repeats a DSN that holds a password (tidemark/dsn.hpp).
+  bool check_dsn(const YAML::Node& n, const std::string& path, const std::string& dsn) {
+    if (auto why = dsn_problem(dsn)) {
+      error(n, path, *why);
+      return false;
+    }
+    return true;
   }
 
   // `{dsn: …, connect_timeout: 10s, statement_timeout: 30m, lock_timeout: 1m}`: the timeouts
@@ -184,7 +203,7 @@ class Validator {
     std::optional<std::string> dsn;
     if (auto d = n["dsn"]) dsn = get_string(d, p + ".dsn");
     else error(n, p + ".dsn", "required (the libpq connection string or URI)");
-    if (!dsn) return std::nullopt;
+    if (!dsn || !check_dsn(n["dsn"], p + ".dsn", *dsn)) return std::nullopt;
     const bool uri = dsn->rfind("postgres://", 0) == 0 || dsn->rfind("postgresql://", 0) == 0;
     std::vector<std::pair<std::string, std::string>> params;
     std::string options;
@@ -328,6 +347,8 @@ class Validator {
     if (auto b = n["batch_size"]) {
       if (auto v = get_int(b, p + ".batch_size")) {
         if (*v < 1) error(b, p + ".batch_size", "must be a positive number of rows");
+        else if (*v > kMaxBatchSize)  // strategy cdc peeks batch_size changes, an int4 argument
+          error(b, p + ".batch_size", "too large: at most " + std::to_string(kMaxBatchSize) + " rows per batch");
         else pc.batch_size = *v;
       }
     }

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pg/pg.hpp"
+#include "tidemark/dsn.hpp"
 #include "tidemark/util.hpp"
 
 namespace tidemark::pg {
@@ -23,7 +24,8 @@ void translate(const std::string& where) {
   } catch (const LockBusy&) {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    // libpqxx often reports a dead connection by what it could not do next ("Could not obtain
+    // An open connection that died (a failure to open one is told apart in Connection's
+    // constructor). libpqxx often reports a dead connection by what it could not do next ("Could not obtain
     // client encoding"), so say what usually happened.
     throw TransientError(where + ": connection lost (the server restarted, terminated this session, or the network "
                                  "failed): " + first_lines(redact_text(e.what())));
@@ -43,9 +45,50 @@ void translate(const std::string& where) {
   }
 }
 
+namespace {
+
+bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+// A connection that could not be opened, told by what libpq says (it gives no SQLSTATE for a
+// failed connection; the server's part is in its lc_messages, English unless changed). With
+// several hosts libpq reports each attempt, so one permanent reason makes the whole permanent.
+[[noreturn]] void connect_failed(const std::string& where, const std::string& msg) {
+  for (const char* auth : {"authentication failed for user", "no pg_hba.conf entry", "pg_hba.conf rejects connection",
+                           "no password supplied", "SCRAM", "channel binding", "requirepeer"})
+    if (has(msg, auth))
+      throw ConnectError(where + ": authentication failed: " + msg +
+                         "; check the user and password of the connection (its dsn, PGPASSWORD or ~/.pgpass) and the "
+                         "server's pg_hba.conf; not retried (repeated failed logins can lock the account)");
+  const bool missing = has(msg, "\" does not exist") && (has(msg, "role \"") || has(msg, "database \""));
+  if (missing || has(msg, "is not permitted to log in") || has(msg, "permission denied for database"))
+    throw ConnectError(where + ": the server refused the login: " + msg +
+                       "; check the user and database names of the connection and the role's privileges; not retried");
+  const std::string resolve = "could not translate host name \"";
+  if (auto at = msg.find(resolve); at != std::string::npos) {
+    const size_t from = at + resolve.size();
+    const std::string host = msg.substr(from, msg.find('"', from) - from);
+    throw ConnectError(where + ": host name \"" + host + "\" could not be resolved: " + msg +
+                       "; check the host of the connection and the DNS; not retried");
+  }
+  // Refused, unreachable, timed out, starting up, shutting down, too many clients: may pass.
+  throw ConnectTransientError(where + ": could not connect: " + msg);
+}
+
+}  // namespace
+
 Connection::Connection(std::string name, const std::string& dsn, const std::string& role) : name_(std::move(name)) {
+  const std::string where = "connection '" + name_ + "'";
+  // A DSN from the command line (--dsn) is checked as a config's is, so that no libpq parse
+  // error, which quotes pieces of the string, can reach a message.
+  if (auto why = dsn_problem(dsn)) throw ConfigError(where + ": " + *why);
   try {
     conn_ = std::make_unique<pqxx::connection>(dsn);
+  } catch (const pqxx::broken_connection& e) {
+    connect_failed(where, first_lines(scrub_secrets(e.what(), dsn_secrets(dsn))));
+  } catch (...) {
+    translate(where);
+  }
+  try {
     // Fixed output formats on every session, so values move between servers and into the
     // watermark exactly (UTC timestamps, ISO dates, full float precision).
     pqxx::nontransaction tx(*conn_);
@@ -56,7 +99,7 @@ Connection::Connection(std::string name, const std::string& dsn, const std::stri
             "; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
             "; SET extra_float_digits = 3; SET bytea_output = 'hex'");
   } catch (...) {
-    translate("connection '" + name_ + "'");
+    translate(where);
   }
 }
 

@@ -530,6 +530,12 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       r.error = e.what();
       log::PipelineScope scope(p->name);
       spdlog::error("{}", e.what());
+    } catch (const ConnectFailure& e) {  // no transaction was begun with this connection
+      r.outcome = PipelineResult::Outcome::kFailed;
+      r.error = redact_text(e.message());
+      log::PipelineScope scope(p->name);
+      spdlog::error("{}; {}", r.error, chunked ? "chunks committed before it stay committed; rerun the same command to resume"
+                                               : "nothing was read or written");
     } catch (const std::exception& e) {
       r.outcome = PipelineResult::Outcome::kFailed;
       r.error = redact_text(e.what());

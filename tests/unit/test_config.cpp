@@ -393,7 +393,7 @@ TEST_CASE("config: batch_size must be an unquoted whole number of rows", "[unit]
   CHECK(parse_config(kBase + "    batch_size: 5\n", "pipelines.yaml").pipelines[1].batch_size == 5);
   // JSON: a number is an integer, a string is not.
   const std::string json =
-      R"({"connections": {"a": "x"}, "pipelines": [{"name": "p", "source": {"connection": "a", "table": "t"},
+      R"({"connections": {"a": "host=x"}, "pipelines": [{"name": "p", "source": {"connection": "a", "table": "t"},
   "detect": {"strategy": "id", "cursor": "id"}, "target": {"connection": "a", "table": "u", "key": "id"},
   "batch_size": "5"}]})";
   CHECK(config_error(json, "pipelines.json") == "pipelines.json:3: pipelines[0].batch_size: must be an integer");
@@ -666,7 +666,7 @@ TEST_CASE("config: a key given twice in one mapping is an error, not silently re
           "[unit][config]") {
   const std::string text = kBase + "      write: delete_insert\n      write: append\n";
   CHECK_THROWS_AS(parse_config(text, "pipelines.yaml"), ConfigError);
-  const std::string json = R"({"connections": {"a": "x"}, "pipelines": [{"name": "p", "source": {"connection": "a", "table": "t"},
+  const std::string json = R"({"connections": {"a": "host=x"}, "pipelines": [{"name": "p", "source": {"connection": "a", "table": "t"},
   "detect": {"strategy": "id", "cursor": "id"}, "target": {"connection": "a", "table": "u", "key": "id",
   "write": "delete_insert", "write": "append"}}]})";
   CHECK_THROWS_AS(parse_config(json, "pipelines.json"), ConfigError);
@@ -797,4 +797,31 @@ pipelines:
   } catch (const ConfigError& e) {
     CHECK_THAT(e.what(), Catch::Contains("detect.time_zone") && Catch::Contains("is not a time zone name"));
   }
+}
+
+TEST_CASE("config: an integer beyond its field's range says too large, not that it is no integer", "[unit][config]") {
+  const std::string base = "connections: {app: \"host=a\"}\npipelines:\n  - name: p\n    source: {connection: app, table: t}\n"
+                           "    detect: {strategy: id, cursor: id}\n    target: {connection: app, table: u, key: [id]}\n"
+                           "    batch_size: N\n";
+  CHECK(config_error(edit(base, "N", "9223372036854775807")) ==
+        "pipelines.yaml:7: pipelines[0].batch_size: too large: at most 2147483647 rows per batch");
+  CHECK(config_error(edit(base, "N", "99999999999999999999")) ==
+        "pipelines.yaml:7: pipelines[0].batch_size: too large (99999999999999999999)");
+  CHECK(config_error(edit(base, "N", "-99999999999999999999")) ==
+        "pipelines.yaml:7: pipelines[0].batch_size: too small (-99999999999999999999)");
+  CHECK(config_error(edit(base, "N", "2147483647")) == "<no ConfigError>");
+  CHECK_THAT(config_error(edit(base, "N", "1e3")), Contains("batch_size: must be an integer"));
+}
+
+TEST_CASE("config: an unterminated quote is a YAML error at the line where the quote opened", "[unit][config]") {
+  for (const char* q : {"\"", "'"}) {
+    INFO(q);
+    const std::string text = std::string("version: 1\nconnections:\n  app: ") + q +
+                             "host=a\npipelines:\n  - name: p\n    source: {connection: app, table: t}\n";
+    CHECK(config_error(text) == std::string("pipelines.yaml:3: invalid YAML: the quoted string that starts at column 8 "
+                                            "has no closing ") + q);
+  }
+  // Escaped and doubled quotes do not end a string, and do not count as unterminated.
+  CHECK_THAT(config_error("connections:\n  app: \"host=a \\\" b\"\n  b: 'it''s'\npipelines: []\n"),
+             Contains("pipelines: must be a non-empty list"));
 }

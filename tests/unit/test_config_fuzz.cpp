@@ -16,7 +16,7 @@ const char* kSeeds[] = {
     "    target: {connection: wh, table: '\"a b\".\"c\"\"d\"', key: [id], write: upsert}\n    batch_size: 100\n"
     "  - name: dim\n    source: {connection: app, query: 'SELECT 1 AS id'}\n    detect: {strategy: full}\n"
     "    target: {connection: wh, table: x.dim, key: id}\n",
-    R"({"version": 1, "connections": {"a": "x", "b": "$${y}"}, "pipelines": [{"name": "p",
+    R"({"version": 1, "connections": {"a": "host=x", "b": "host=$${y}"}, "pipelines": [{"name": "p",
       "source": {"connection": "a", "table": "t"}, "detect": {"strategy": "id", "cursor": "id", "lookback": "5"},
       "target": {"connection": "b", "table": "u", "key": ["id"], "write": "append"}}]})",
 };
