@@ -12,18 +12,25 @@ Endpoint identify(Connection& c, const std::optional<QualifiedName>& table) {
       pqxx::nontransaction tx(c.raw());
       // The table as the server resolves it now (search_path included); a missing one keeps the
       // configured name, qualified with the schema it would be created in.
+      // Names longer than 63 bytes are cut by the server as it creates them (NAMEDATALEN):
+      // cast to `name` so a table not created yet is named as it will be.
       const std::string name = table ? tx.quote(table->quoted()) : std::string("NULL");
+      const std::string short_schema = table && !table->schema.empty() ? tx.quote(table->schema) + "::name" : "NULL";
+      const std::string short_name = table ? tx.quote(table->name) + "::name" : "NULL";
       pqxx::row r = tx.exec1("SELECT current_database(), current_schema(), n.nspname, c.relname,"
-                             " has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')"
+                             " has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE'), " +
+                             short_schema + "::text, " + short_name + "::text"
                              " FROM (SELECT to_regclass(" + name + ") AS oid) t"
                              " LEFT JOIN pg_catalog.pg_class c ON c.oid = t.oid"
                              " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace");
       e.database.name = r[0].c_str();
       if (table) {
         e.exists = !r[2].is_null();
+        const std::string cut_name = r[6].is_null() ? table->name : r[6].c_str();
         e.table = e.exists ? quote_ident(r[2].c_str()) + "." + quote_ident(r[3].c_str())
-                  : !table->schema.empty() || r[1].is_null() ? table->quoted()
-                                                             : quote_ident(r[1].c_str()) + "." + quote_ident(table->name);
+                  : !table->schema.empty() ? quote_ident(r[5].c_str()) + "." + quote_ident(cut_name)
+                  : r[1].is_null()         ? table->quoted()
+                                           : quote_ident(r[1].c_str()) + "." + quote_ident(cut_name);
       }
       system_readable = r[4].as<bool>();
     }

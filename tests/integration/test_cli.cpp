@@ -153,7 +153,9 @@ TEST_CASE("init: prints a config for a real table that validates and runs", "[pg
   CHECK_THAT(r.out, Catch::Contains("detect: {strategy: updated_at, cursor: updated_at}"));
   CHECK(r.out.find(tmtest::test_dsn()) == std::string::npos);  // the DSN is never written out
   const std::string file = s.dir() + "/init.yaml";
-  std::ofstream(file) << r.out;
+  // The scenario's own state schema: the default one is shared by every run of this test, and
+  // a pipeline of the same name from an earlier run is (rightly) another pipeline's state.
+  std::ofstream(file) << r.out << "state:\n  schema: " << s.state() << "\n";
   const std::map<std::string, std::string> env = {{"SOURCE_DSN", tmtest::test_dsn()}, {"WAREHOUSE_DSN", tmtest::test_dsn()}};
   CHECK(tmtest::run_cli({"validate", "-c", file}, env).exit_code == 0);
   CliResult run = tmtest::run_cli({"run", "-c", file}, env);  // target.create makes the table
@@ -192,7 +194,9 @@ TEST_CASE("init: a table with hostile quoted names gives a config that validates
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("strategy: updated_at") && Catch::Contains("name: Order_Lines_a_b_c_d_e_f_g_h_i_SOURCE_DSN_yes"));
   const std::string file = s.dir() + "/init.yaml";
-  std::ofstream(file) << r.out;
+  // The scenario's own state schema: the default one is shared by every run of this test, and
+  // a pipeline of the same name from an earlier run is (rightly) another pipeline's state.
+  std::ofstream(file) << r.out << "state:\n  schema: " << s.state() << "\n";
   const std::map<std::string, std::string> env = {{"SOURCE_DSN", tmtest::test_dsn()}, {"WAREHOUSE_DSN", tmtest::test_dsn()}};
   CliResult valid = run_cli({"validate", "-c", file}, env);
   INFO(valid.out << valid.err);
