@@ -92,12 +92,15 @@ Connection::Connection(std::string name, const std::string& dsn, const std::stri
     // Fixed output formats on every session, so values move between servers and into the
     // watermark exactly (UTC timestamps, ISO dates, full float precision).
     pqxx::nontransaction tx(*conn_);
-    // Kept before the SET below: a plain timestamp cursor holds wall-clock time in the zone the
-    // writers' sessions get, and a fresh session of this connection is the best witness of it.
-    session_time_zone_ = tx.exec1("SHOW TimeZone")[0].c_str();
-    tx.exec("SET application_name = " + tx.quote(role) +
-            "; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
-            "; SET extra_float_digits = 3; SET bytea_output = 'hex'");
+    // The zone the session had before the SET (its reset value: from options/PGTZ, role,
+    // database or the server's config), in the same round trip: a plain timestamp cursor holds
+    // wall-clock time in the zone the writers' sessions get, and a fresh session of this
+    // connection is the best witness of it.
+    session_time_zone_ = tx.exec1("SET application_name = " + tx.quote(role) +
+                                  "; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'"
+                                  "; SET extra_float_digits = 3; SET bytea_output = 'hex'"
+                                  "; SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'TimeZone'")[0]
+                             .c_str();
   } catch (...) {
     translate(where);
   }

@@ -126,6 +126,12 @@ void print_plan(const PipelineConfig& p, const StoredState& st, const ExtractPla
   std::cout << "  (dry run: nothing was written)\n";
 }
 
+// The mode a run record names: a cursorless strategy reloads everything on every run, so
+// record that as what it is.
+const char* record_mode(const Strategy& strategy, RunMode mode) {
+  return strategy.has_cursor() || mode != RunMode::kIncremental ? mode_name(mode) : "full";
+}
+
 // Rows whose key has a NULL are never loaded (a key that cannot be matched would be inserted
 // again on every change); their presence in the window fails the run, or, with
 // target.null_key: skip, is a warning. Read in the run's snapshot, before anything is written.
@@ -237,8 +243,7 @@ PipelineResult run_steps(const Config& cfg, const PipelineConfig& p, const RunOp
     return res;
   }
 
-  // A cursorless strategy reloads everything on every run: record that as what it is.
-  const char* mode = strategy.has_cursor() || req.mode != RunMode::kIncremental ? mode_name(req.mode) : "full";
+  const char* mode = record_mode(strategy, req.mode);
   res.run_id = pr.run_id = state.start_run(mode, st.watermark);
   pr.recorded = true;
   log::PipelineScope::set_run_id(res.run_id);
@@ -411,9 +416,7 @@ PipelineResult run_one(const Config& cfg, const PipelineConfig& p, const RunOpti
     // A run that failed before its run record existed (describing the source or the target,
     // planning) is recorded too, so `status` and `history` show every failure cron sees.
     if (pr.state_ready && !pr.recorded) {
-      const char* mode = find_strategy(p.detect.strategy)->has_cursor() || opts.request.mode != RunMode::kIncremental
-                             ? mode_name(opts.request.mode)
-                             : "full";
+      const char* mode = record_mode(*find_strategy(p.detect.strategy), opts.request.mode);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       record_failure_before_run(cfg, p, mode, pr.before, seconds);
     }
