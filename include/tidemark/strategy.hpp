@@ -10,14 +10,40 @@ namespace tidemark {
 
 using FieldProblems = std::vector<std::pair<std::string, std::string>>;  // (field, problem)
 
+// Which executor runs a strategy's plan: a query read in one snapshot, files one transaction
+// each, or a replication slot's changes (src/run/ maps each kind to its executor).
+enum class ExecutorKind { kQuery, kFiles, kCdc };
+
+// What a strategy is and can do. Code outside a strategy's own file asks these, never its name.
+struct StrategyCaps {
+  ExecutorKind executor = ExecutorKind::kQuery;
+  bool cursor = false;  // a watermark over detect.cursor (safe/high tuples)
+  bool range = false;   // --from/--to select something: a cursor range, or files by date
+  // What --from/--to are: integers, timestamps (or relative -7d), file dates, or nothing.
+  enum class Bounds { kNone, kInteger, kTimestamp, kFileTime } bounds = Bounds::kNone;
+  bool immutable_cursor = false;   // a row's cursor never changes once written (sequence ids)
+  bool chunked_backfill = false;   // --chunk, --jobs and --advance-watermark split its ranges
+  bool reconcile = false;          // reconcile compares its keys range by range over the cursor
+  bool soft_delete = false;        // detect.soft_delete applies
+  bool partition_windows = false;  // write partition_overwrite can replace the windows of its deltas
+  bool replaces_target = false;    // every run reads the whole source and replaces the target
+  bool source = true;              // reads source: (files read detect.path instead)
+  bool verify = true;              // verify can compare its source and target rows
+  bool state_with_data = false;    // its progress (a manifest, a slot position) must commit with the data
+  bool slot = false;               // owns a replication slot (detect.slot, drop-slot, slot lines of status)
+  bool manifest = false;           // keeps a manifest of files loaded (not part of state export)
+  bool per_unit_commits = false;   // one transaction per file or batch of changes: a failure keeps the earlier ones
+  std::vector<std::string> detect_keys = {};  // detect.* keys only this strategy reads; others refuse them
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
   virtual std::string name() const = 0;
   virtual std::string default_write() const = 0;
-  virtual bool has_cursor() const = 0;
-  // Whether --from/--to can select something: a cursor range, or files by date.
-  virtual bool has_range() const { return has_cursor(); }
+  virtual const StrategyCaps& caps() const = 0;
+  bool has_cursor() const { return caps().cursor; }
+  bool has_range() const { return caps().range; }
   // Config rules this strategy needs (fields relative to the pipeline, e.g. "detect.cursor").
   virtual FieldProblems check(const PipelineConfig& p) const = 0;
   // Pure: what to read and how. Throws ConfigError for a request it cannot serve.

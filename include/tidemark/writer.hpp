@@ -51,10 +51,19 @@ struct WriteStatement {
   Sql sql;
 };
 
+// What a write mode needs and does. Code outside a mode's own file asks these, never its name.
+struct WriterCaps {
+  bool needs_unique_key = false;  // ON CONFLICT: the target needs a primary key or unique constraint on the key
+  bool rewrites_rows = true;      // replaces the target row of a key (append only adds rows)
+  bool by_window = false;         // replaces whole windows of target.partition_by
+  bool replaces_all = false;      // the target becomes exactly the staged rows
+};
+
 class Writer {
  public:
   virtual ~Writer() = default;
   virtual std::string name() const = 0;
+  virtual const WriterCaps& caps() const = 0;
   virtual FieldProblems check(const PipelineConfig& p, bool state_with_target) const = 0;
   virtual std::vector<WriteStatement> statements(const WriteInput& in) const = 0;
 };

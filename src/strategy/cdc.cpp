@@ -10,7 +10,16 @@ class CdcStrategy final : public Strategy {
  public:
   std::string name() const override { return "cdc"; }
   std::string default_write() const override { return "upsert"; }
-  bool has_cursor() const override { return false; }
+  const StrategyCaps& caps() const override {
+    static const StrategyCaps c = [] {
+      StrategyCaps c;
+      c.executor = ExecutorKind::kCdc;
+      c.state_with_data = c.slot = c.per_unit_commits = true;
+      c.detect_keys = {"slot"};
+      return c;
+    }();
+    return c;
+  }
 
   FieldProblems check(const PipelineConfig& p) const override {
     FieldProblems out;

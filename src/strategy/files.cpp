@@ -10,8 +10,20 @@ class FilesStrategy final : public Strategy {
  public:
   std::string name() const override { return "files"; }
   std::string default_write() const override { return "delete_insert"; }
-  bool has_cursor() const override { return false; }
-  bool has_range() const override { return true; }  // files by modification time or name date
+  const StrategyCaps& caps() const override {
+    static const StrategyCaps c = [] {
+      StrategyCaps c;
+      c.executor = ExecutorKind::kFiles;
+      c.range = true;  // files by modification time or name date
+      c.bounds = StrategyCaps::Bounds::kFileTime;
+      c.source = c.verify = false;
+      c.state_with_data = c.manifest = c.per_unit_commits = true;
+      c.detect_keys = {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
+                       "file_column", "on_bad_row"};
+      return c;
+    }();
+    return c;
+  }
 
   FieldProblems check(const PipelineConfig& p) const override {
     FieldProblems out;

@@ -10,7 +10,14 @@ class FullStrategy final : public Strategy {
  public:
   std::string name() const override { return "full"; }
   std::string default_write() const override { return "full_refresh"; }
-  bool has_cursor() const override { return false; }
+  const StrategyCaps& caps() const override {
+    static const StrategyCaps c = [] {
+      StrategyCaps c;
+      c.replaces_target = true;
+      return c;
+    }();
+    return c;
+  }
 
   FieldProblems check(const PipelineConfig& p) const override {
     FieldProblems out;

@@ -1,24 +1,17 @@
 #include "strategy/registry.hpp"
 
+#include "tidemark/registry.hpp"
+
 namespace tidemark {
 
-static const std::vector<const Strategy*>& all_strategies() {
-  static const std::vector<const Strategy*> all = {&strategy::id_strategy(), &strategy::updated_at_strategy(),
-                                                   &strategy::full_strategy(), &strategy::files_strategy(),
-                                                   &strategy::cdc_strategy()};
-  return all;
+static const Registry<Strategy>& strategies() {
+  static const Registry<Strategy> r = {&strategy::id_strategy(), &strategy::updated_at_strategy(),
+                                       &strategy::full_strategy(), &strategy::files_strategy(),
+                                       &strategy::cdc_strategy()};
+  return r;
 }
 
-const Strategy* find_strategy(const std::string& name) {
-  for (const Strategy* s : all_strategies())
-    if (s->name() == name) return s;
-  return nullptr;
-}
-
-std::vector<std::string> strategy_names() {
-  std::vector<std::string> out;
-  for (const Strategy* s : all_strategies()) out.push_back(s->name());
-  return out;
-}
+const Strategy* find_strategy(const std::string& name) { return strategies().find(name); }
+std::vector<std::string> strategy_names() { return strategies().names(); }
 
 }  // namespace tidemark

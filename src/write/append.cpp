@@ -8,6 +8,14 @@ namespace tidemark::write {
 class Append final : public Writer {
  public:
   std::string name() const override { return "append"; }
+  const WriterCaps& caps() const override {
+    static const WriterCaps c = [] {
+      WriterCaps c;
+      c.rewrites_rows = false;
+      return c;
+    }();
+    return c;
+  }
   FieldProblems check(const PipelineConfig& p, bool state_with_target) const override {
     FieldProblems out = require_key(p, name());
     if (!state_with_target)

@@ -9,6 +9,10 @@ namespace tidemark::write {
 class DeleteInsert final : public Writer {
  public:
   std::string name() const override { return "delete_insert"; }
+  const WriterCaps& caps() const override {
+    static const WriterCaps c;
+    return c;
+  }
   FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
 
   std::vector<WriteStatement> statements(const WriteInput& in) const override {

@@ -9,6 +9,14 @@ namespace tidemark::write {
 class FullRefresh final : public Writer {
  public:
   std::string name() const override { return "full_refresh"; }
+  const WriterCaps& caps() const override {
+    static const WriterCaps c = [] {
+      WriterCaps c;
+      c.replaces_all = true;
+      return c;
+    }();
+    return c;
+  }
   FieldProblems check(const PipelineConfig& p, bool) const override {
     FieldProblems out;
     if (p.detect.strategy != "full")

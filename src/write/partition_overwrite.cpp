@@ -14,6 +14,14 @@ namespace tidemark::write {
 class PartitionOverwrite final : public Writer {
  public:
   std::string name() const override { return "partition_overwrite"; }
+  const WriterCaps& caps() const override {
+    static const WriterCaps c = [] {
+      WriterCaps c;
+      c.by_window = true;
+      return c;
+    }();
+    return c;
+  }
   FieldProblems check(const PipelineConfig& p, bool) const override {
     FieldProblems out;
     if (!p.target.partition_by)

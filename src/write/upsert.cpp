@@ -10,6 +10,14 @@ namespace tidemark::write {
 class Upsert final : public Writer {
  public:
   std::string name() const override { return "upsert"; }
+  const WriterCaps& caps() const override {
+    static const WriterCaps c = [] {
+      WriterCaps c;
+      c.needs_unique_key = true;
+      return c;
+    }();
+    return c;
+  }
   FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
 
   std::vector<WriteStatement> statements(const WriteInput& in) const override {
