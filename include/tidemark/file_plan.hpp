@@ -9,40 +9,18 @@
 #include <vector>
 
 #include "tidemark/config.hpp"
+#include "tidemark/file_types.hpp"
 #include "tidemark/plan.hpp"
 
 namespace tidemark::files {
-
-struct FileInfo {
-  std::string rel;       // path relative to detect.path, '/'-separated
-  int64_t size = 0;      // bytes
-  int64_t mtime_ns = 0;  // modification time, ns since the epoch
-};
 
 // Files under `dir` that `f.pattern` selects, minus hidden/temporary files and f.exclude,
 // sorted by path. Throws RunError when `dir` cannot be read.
 std::vector<FileInfo> list_files(const std::string& dir, const FilesDetect& f);
 
-struct ManifestEntry {
-  int64_t size = 0, mtime_ns = 0;
-  std::string checksum;
-};
-
-enum class Action {
-  kLoad,       // new: load it
-  kCheck,      // size or mtime changed: checksum it; reload when the content changed
-  kReload,     // a --from/--to range selects it: load it again whatever the manifest says
-  kUnchanged,  // same size and mtime as when loaded: not read at all
-  kUnsettled,  // modified within detect.settle: maybe still being written
-  kOutOfRange  // outside --from/--to, or no date in its name for date_from_name
-};
 const char* action_name(Action a);
-
-struct Decision {
-  FileInfo file;
-  Action action = Action::kLoad;
-  std::string note;  // e.g. "size 10 -> 12", "modified 3s ago"
-};
+// Whether a run reads the file (load, check, reload); the others are skipped.
+inline bool reads(Action a) { return a == Action::kLoad || a == Action::kCheck || a == Action::kReload; }
 
 // One decision per listed file, in listing order. For a range request, `from`/`to` select
 // files by the date captured by f.date_from_name, else by modification time; they are read

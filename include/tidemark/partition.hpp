@@ -37,6 +37,8 @@ Sql in_windows(const PartitionBy& pb, const std::string& type, const Windows& w,
 // The source's complete rows of the windows: `SELECT <cols> FROM <source> AS s WHERE …`,
 // one UNION ALL branch for the NULL window (an OR would defeat the index). No windows:
 // a select of no rows.
+// The distinct keys of the rows of `delta` (a select): the rows that may have left a window.
+Sql delta_keys_select(const std::vector<std::string>& key, const Sql& delta);
 Sql window_rows_select(const PartitionBy& pb, const std::string& type, const Windows& w,
                        const std::vector<std::string>& columns, const SourceConfig& source);
 // Human-readable list for logs: "2024-01-01, 2024-01-02 … (31 windows)".

@@ -3,6 +3,7 @@
 // runner executes it; --dry-run prints it.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tidemark/config.hpp"
+#include "tidemark/file_types.hpp"
 #include "tidemark/identity.hpp"
 #include "tidemark/sql.hpp"
 
@@ -93,6 +95,7 @@ struct SourceShape {
 };
 
 enum class RunMode { kIncremental, kRange, kFullRefresh };
+const char* mode_name(RunMode m);  // incremental, range, full_refresh
 
 // One chunk of a backfill: the range [from, to) of the whole backfill it belongs to.
 struct ChunkRef {
@@ -154,6 +157,40 @@ struct ExtractPlan {
     std::optional<Sql> keyed;       // every key column is non-NULL (when one may be NULL)
   };
   std::optional<Batching> batching;
+
+  // Strategy files reads no query: each file of the listing, with what this run does with it.
+  std::optional<std::vector<files::Decision>> files;
+  // Strategy cdc reads no query: the pipeline's replication slot, and where its changes are
+  // read from.
+  struct Slot {
+    std::string name;
+    bool exists = false;
+    int64_t retained_bytes = 0;     // WAL the slot keeps
+    uint64_t confirmed_flush = 0;   // the slot's own position
+    bool snapshot = false;          // no position yet (or --full-refresh): copy the table first
+    bool recreate = false;          // the slot exists and a snapshot starts over: drop it first
+    // Without a snapshot: the stored position (cdc::from_watermark of the state).
+    uint64_t lsn = 0;
+    std::optional<int64_t> xid;
+    int64_t applied = 0;
+    int64_t batch_size = 0;         // changes per target transaction
+  };
+  std::optional<Slot> slot;
+};
+
+// What a strategy that reads no query plans from: a directory listing and its manifest
+// (files), or its replication slot as the source server shows it (cdc).
+struct FilesSeen {
+  std::vector<files::FileInfo> listing;
+  std::map<std::string, files::ManifestEntry> manifest;
+  int64_t now_ns = 0;
+};
+struct SlotSeen {
+  std::string name;
+  bool exists = false;
+  std::string plugin, wal_status;  // wal_status: reserved, extended, unreserved, lost
+  uint64_t confirmed_flush = 0;
+  int64_t retained_bytes = 0;
 };
 
 struct PlanInput {
@@ -161,6 +198,8 @@ struct PlanInput {
   const SourceShape& shape;
   const StoredState& state;
   const RunRequest& request;
+  const FilesSeen* files = nullptr;  // strategy files
+  const SlotSeen* slot = nullptr;    // strategy cdc
 };
 
 // What one run saw in its source snapshot, the input of the watermark rule.

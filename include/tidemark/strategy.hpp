@@ -62,6 +62,11 @@ Sql batch_select(const ExtractPlan& plan, const std::optional<Tuple>& after, con
 Sql chunk_query(const std::string& cursor_type, const std::string& from, const std::string& to,
                 const std::string& chunk);
 
+// A relative range bound ("-7d", "-36h", "-15m") of a timestamp or date cursor: the query for
+// that long before now on the source's clock, in the cursor's type (a plain one as wall-clock
+// time in `zone`). nullopt for anything else, which is used as given.
+std::optional<Sql> relative_bound_query(const std::string& v, const std::string& type, const std::string& zone);
+
 const Strategy* find_strategy(const std::string& name);
 std::vector<std::string> strategy_names();
 

@@ -1,5 +1,5 @@
 // Strategy cdc on the source: preflight, the logical replication slot, peeking its changes.
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 #include "tidemark/cdc.hpp"
 
 namespace tidemark::pg {

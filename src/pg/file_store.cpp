@@ -1,5 +1,5 @@
 // tidemark.files (the manifest of strategy files) and tidemark.rejects (quarantined rows).
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 
 namespace tidemark::pg {
 

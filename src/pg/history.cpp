@@ -1,6 +1,8 @@
 // Reading tidemark.runs and tidemark.pipeline_state for `tidemark history` and `run --metrics-file`.
 #include "pg/history.hpp"
 
+#include "pg/internal.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>

@@ -1,6 +1,6 @@
 // The database a connection is in and how a table name resolves there, for the identity of a
 // pipeline's state (tidemark/identity.hpp, docs/correctness.md#identity-of-state).
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 
 namespace tidemark::pg {
 

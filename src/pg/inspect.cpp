@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 #include "tidemark/inspect.hpp"
 
 namespace tidemark::pg {

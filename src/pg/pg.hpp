@@ -1,5 +1,10 @@
 // The Postgres layer: the only code that includes libpqxx. It turns libpqxx exceptions into
 // tidemark errors that name the connection by its config name, never its DSN.
+//
+// This header is the I/O seam of the run layer and the CLI, which include it and nothing of
+// libpqxx: its types are only named here (incomplete), so code outside src/pg can neither
+// run a statement of its own nor pass a libpqxx transaction around. src/pg's own files get
+// libpqxx from src/pg/internal.hpp.
 #pragma once
 #include <functional>
 #include <map>
@@ -8,7 +13,12 @@
 #include <string>
 #include <vector>
 
-#include <pqxx/pqxx>
+namespace pqxx {
+class connection_base;
+class transaction_base;
+class row;
+class result;
+}  // namespace pqxx
 
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
@@ -37,7 +47,13 @@ class Connection {
   // `role` becomes the session's application_name ("tidemark-source" marks read-only
   // sessions that in-flight tracking may ignore).
   Connection(std::string name, const std::string& dsn, const std::string& role);
-  pqxx::connection& raw() { return *conn_; }
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  pqxx::connection_base& raw() { return *conn_; }  // src/pg only
+  // False once the session is gone (the server closed it, the network failed): a run context
+  // opens a new one rather than hand this one to the next pipeline.
+  bool is_open() const;
   const std::string& name() const { return name_; }
   // The statement with every value escaped by this connection (for COPY and control SQL).
   std::string render(const Sql& sql);
@@ -47,7 +63,7 @@ class Connection {
 
  private:
   std::string name_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::connection_base, void (*)(pqxx::connection_base*)> conn_;
   std::string session_time_zone_;
 };
 
@@ -58,7 +74,7 @@ using LineSink = std::function<void(const std::string&)>;
 // the delta inside one REPEATABLE READ READ ONLY snapshot.
 class Source {
  public:
-  explicit Source(Connection& c) : c_(c) {}
+  explicit Source(Connection& c);  // out of line: the transaction type is complete in src/pg only
   ~Source();
 
   SourceShape describe(const PipelineConfig& p);
@@ -107,16 +123,16 @@ class Source {
  private:
   pqxx::row row(const Sql& sql);  // one row, in the snapshot when one is open
   Connection& c_;
-  std::unique_ptr<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>> tx_;
+  std::unique_ptr<pqxx::transaction_base> tx_;  // the REPEATABLE READ READ ONLY snapshot
 };
 
 // The target side: one transaction that stages, applies and (by default) stores state.
 class Target {
  public:
-  explicit Target(Connection& c) : c_(c) {}
+  explicit Target(Connection& c);
   ~Target();
   void begin();
-  pqxx::transaction_base& tx() { return *tx_; }
+  pqxx::transaction_base& tx() { return *tx_; }  // src/pg only
   struct Column {
     std::string name;
     bool has_equality;  // its type has a default btree/hash equality (json, point, xml do not)
@@ -144,6 +160,8 @@ class Target {
     // `where` names the target in errors ("target 'dst'"), with the SQLSTATE, as every other
     // target statement does: a COPY straight into the target can fail on a constraint. ""
     // leaves libpqxx's errors as they are.
+    CopyIn(Target& tgt, const std::string& stage, const std::vector<std::string>& cols, std::string where = "target");
+    // src/pg only: in a transaction of its own (a savepoint's).
     CopyIn(pqxx::transaction_base& tx, const std::string& stage, const std::vector<std::string>& cols,
            std::string where = "target");
     ~CopyIn();
@@ -168,12 +186,18 @@ class Target {
                                            const std::function<void(CopyIn&)>& produce);
 
   int64_t exec(const Sql& sql);
+  // Every row of `table` deleted (a replaced target): the rows deleted.
+  int64_t delete_all(const QualifiedName& table);
+  // Statistics for a staging table (temp tables are never auto-analyzed).
+  void analyze(const std::string& stage);
+  // One DDL statement of a SchemaPlan (target.create, on_schema_change).
+  void run_ddl(const std::string& ddl);
   void commit();
   void abort();
 
  private:
   Connection& c_;
-  std::unique_ptr<pqxx::work> tx_;
+  std::unique_ptr<pqxx::transaction_base> tx_;
 };
 
 // Strategy cdc on the source database (cdc.cpp): preflight checks, the pipeline's logical

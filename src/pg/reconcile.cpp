@@ -4,6 +4,8 @@
 // integer key (so a range is an index range scan) and the key's hash otherwise.
 #include "pg/reconcile.hpp"
 
+#include "pg/internal.hpp"
+
 namespace tidemark::pg {
 
 namespace {

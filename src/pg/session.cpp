@@ -1,7 +1,7 @@
 // Connections and the translation of libpqxx errors into tidemark errors.
 #include <spdlog/spdlog.h>
 
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 #include "tidemark/dsn.hpp"
 #include "tidemark/util.hpp"
 
@@ -76,13 +76,22 @@ bool has(const std::string& s, const char* part) { return s.find(part) != std::s
 
 }  // namespace
 
-Connection::Connection(std::string name, const std::string& dsn, const std::string& role) : name_(std::move(name)) {
+namespace {
+void close_connection(pqxx::connection_base* c) { delete static_cast<pqxx::connection*>(c); }
+}  // namespace
+
+Connection::~Connection() = default;
+
+bool Connection::is_open() const { return conn_ && conn_->is_open(); }
+
+Connection::Connection(std::string name, const std::string& dsn, const std::string& role)
+    : name_(std::move(name)), conn_(nullptr, close_connection) {
   const std::string where = "connection '" + name_ + "'";
   // A DSN from the command line (--dsn) is checked as a config's is, so that no libpq parse
   // error, which quotes pieces of the string, can reach a message.
   if (auto why = dsn_problem(dsn)) throw ConfigError(where + ": " + *why);
   try {
-    conn_ = std::make_unique<pqxx::connection>(dsn);
+    conn_.reset(new pqxx::connection(dsn));
   } catch (const pqxx::broken_connection& e) {
     connect_failed(where, first_lines(scrub_secrets(e.what(), dsn_secrets(dsn))));
   } catch (...) {

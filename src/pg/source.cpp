@@ -2,7 +2,7 @@
 // first observation inside one REPEATABLE READ READ ONLY snapshot.
 #include <nlohmann/json.hpp>
 
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 #include "strategy/cursor.hpp"
 #include "tidemark/util.hpp"
 
@@ -10,6 +10,7 @@ namespace tidemark::pg {
 
 using nlohmann::json;
 
+Source::Source(Connection& c) : c_(c) {}
 Source::~Source() = default;
 
 static std::vector<std::string> json_strings(const pqxx::field& f) {

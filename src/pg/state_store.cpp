@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 
 namespace tidemark::pg {
 

@@ -1,11 +1,12 @@
 // Writing the target: staging table, COPY FROM STDIN, set-based apply, one transaction.
-#include "pg/pg.hpp"
+#include "pg/internal.hpp"
 
 #include <pqxx/tablewriter>
 #include <regex>
 
 namespace tidemark::pg {
 
+Target::Target(Connection& c) : c_(c) {}
 Target::~Target() = default;
 
 void Target::begin() {
@@ -137,6 +138,9 @@ Target::CopyIn::CopyIn(pqxx::transaction_base& tx, const std::string& stage, con
   }
 }
 
+Target::CopyIn::CopyIn(Target& tgt, const std::string& stage, const std::vector<std::string>& cols, std::string where)
+    : CopyIn(tgt.tx(), stage, cols, std::move(where)) {}
+
 Target::CopyIn::~CopyIn() = default;
 
 // With no `where` (copy_guarded, which reads the rejected row's line from the server's
@@ -166,7 +170,7 @@ std::optional<Target::CopyRejected> Target::copy_guarded(const std::string& into
                                                          const std::function<void(CopyIn&)>& produce) {
   std::optional<pqxx::subtransaction> sub;
   try {
-    sub.emplace(*tx_, "tm_copy");
+    sub.emplace(static_cast<pqxx::dbtransaction&>(*tx_), "tm_copy");
     {
       CopyIn copy(*sub, into, cols, "");
       produce(copy);
@@ -198,6 +202,12 @@ int64_t Target::exec(const Sql& sql) {
     translate("target '" + c_.name() + "'");
   }
 }
+
+int64_t Target::delete_all(const QualifiedName& table) { return exec(Sql("DELETE FROM " + table.quoted())); }
+
+void Target::analyze(const std::string& stage) { exec(Sql("ANALYZE " + stage)); }
+
+void Target::run_ddl(const std::string& ddl) { exec(Sql(ddl)); }
 
 void Target::commit() {
   try {

@@ -14,7 +14,8 @@
 #include <thread>
 
 #include "run/backfill.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
+#include "run/run_state.hpp"
 #include "strategy/cursor.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
@@ -25,16 +26,8 @@
 namespace tidemark {
 
 std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone) {
-  static const std::regex relative(R"(\s*-\s*([0-9]+\s*[a-z]+)\s*)");
-  std::smatch m;
-  if (type.rfind("timestamp", 0) != 0 && type != "date") return v;
-  if (!std::regex_match(v, m, relative)) return v;
-  const auto us = parse_duration_us(m[1].str());
-  if (!us) return v;  // the type check reports it
-  // "-7d" on a plain timestamp or date cursor: the wall-clock time 7 days ago in the cursor's zone.
-  Sql ago("(statement_timestamp() - CAST('" + format_interval_us(*us) + "' AS interval))");
-  if (strategy::zoned_type(type)) ago.text(" AT TIME ZONE ").value(zone.empty() ? "UTC" : zone);
-  return src.query_rows(Sql("SELECT CAST(").append(ago).text(" AS " + type + ")::text")).at(0).at(0);
+  const std::optional<Sql> q = relative_bound_query(v, type, zone);
+  return q ? src.query_rows(*q).at(0).at(0) : v;
 }
 
 void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, const std::string& zone,
@@ -56,7 +49,7 @@ namespace {
 // --jobs N: N worker processes, each with its own connections; this process draws the
 // progress line meanwhile.
 // `workers` gets the worker id of each process started.
-void run_workers(const Backfill& b, bool& warned_hidden, bool draw, std::vector<std::string>& workers) {
+void run_workers(const Backfill& b, bool draw, std::vector<std::string>& workers) {
   std::fflush(nullptr);
   std::vector<pid_t> children;
   for (int i = 0; i < b.opts.jobs; ++i) {
@@ -64,7 +57,8 @@ void run_workers(const Backfill& b, bool& warned_hidden, bool draw, std::vector<
     if (pid == 0) {
       int code = 0;
       try {
-        work_chunks(b, warned_hidden, false);
+        RunContext own(b.cfg);  // never the parent's sessions
+        work_chunks(b, own, false);
       } catch (const LockBusy&) {
         code = kExitLocked;
       } catch (const ConfigError& e) {
@@ -119,8 +113,8 @@ void run_workers(const Backfill& b, bool& warned_hidden, bool draw, std::vector<
 // A chunked backfill: the range split into chunks by the source (in the cursor's type), each
 // chunk a range run of its own, committed with its bookkeeping row, so a killed backfill
 // resumes with the chunks not done yet when the same command runs again.
-PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, bool& warned_hidden,
-                            RunProgress* progress) {
+PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress* progress) {
+  const Config& cfg = ctx.config();
   log::PipelineScope scope(p.name);
   if (progress) progress->kind = RunProgress::Kind::kBackfill;
   const RunRequest& req = opts.request;
@@ -161,7 +155,7 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
     RunOptions first = opts;
     first.request.from = chunks[0].from;
     first.request.to = chunks[0].to;
-    return run_one(cfg, p, first, warned_hidden);
+    return run_one(ctx, p, first);
   }
   std::vector<pg::Chunk> pending;
   {
@@ -221,13 +215,13 @@ PipelineResult run_backfill(const Config& cfg, const PipelineConfig& p, const Ru
   try {
     if (opts.jobs <= 1) {
       workers.push_back(worker_id(getpid()));
-      const WorkerTotals mine = work_chunks(b, warned_hidden, draw);
+      const WorkerTotals mine = work_chunks(b, ctx, draw);
       total.rows_read = mine.rows_read;
       total.rows_written = mine.rows_written;
       total.rows_deleted = mine.rows_deleted;
       total.run_id = mine.last_run_id;
     } else {
-      run_workers(b, warned_hidden, draw, workers);
+      run_workers(b, draw, workers);
       const pg::ChunkTotals t = committed();  // the workers' sums
       total.rows_read = t.rows_read;
       total.rows_written = t.rows_written;

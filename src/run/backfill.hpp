@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "pg/pg.hpp"
+#include "run/context.hpp"
 #include "tidemark/runner.hpp"
 
 namespace tidemark {
@@ -33,7 +34,7 @@ std::string worker_id(pid_t pid);
 
 // Claims and loads chunks until none is left (waiting for chunks that live workers elsewhere
 // hold, and taking over those of dead ones). `draw` shows the progress line as it goes.
-WorkerTotals work_chunks(const Backfill& b, bool& warned_hidden, bool draw);
+WorkerTotals work_chunks(const Backfill& b, RunContext& ctx, bool draw);
 
 // The backfill's progress across all workers, as the terminal line or a log line.
 pg::BackfillProgress progress_of(const Backfill& b, pg::StateStore& store);
@@ -46,5 +47,19 @@ void advance_watermark(const Backfill& b);
 // were read from now on (nullopt: it could): the source's horizon must have reached the
 // range's end, and no transaction open now may still write a row below it.
 std::optional<std::string> advance_blocker_now(pg::Source& src, const ExtractPlan& plan, const ChunkRef& range);
+
+// A range backfill split into resumable chunks, each a run_one of its own (backfill.cpp).
+// `progress` gets the chunks this command committed, for the message of its failure.
+PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts,
+                            RunProgress* progress = nullptr);
+
+// "-7d", "-36h", "-15m" as a range bound: that long before now, on the source's clock, in the
+// timestamp cursor's type. Anything else is returned as given.
+std::string resolve_bound(pg::Source& src, const std::string& v, const std::string& type, const std::string& zone);
+// --from/--to of a range run resolved (relative forms, on the source's clock in the cursor's
+// zone) and checked against the cursor's type and each other (from < to): a bad range is a
+// ConfigError (exit 2) before anything runs.
+void resolve_range(pg::Source& src, const PipelineConfig& p, const std::string& type, const std::string& zone,
+                   std::optional<std::string>& from, std::optional<std::string>& to);
 
 }  // namespace tidemark

@@ -9,16 +9,16 @@
 
 #include "run/fault.hpp"
 #include "run/run_state.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
 #include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
+#include "tidemark/run_plan.hpp"
 
 namespace tidemark {
 namespace {
 
-constexpr int64_t kDefaultBatch = 10000;
-constexpr const char* kStage = "_tm_cdc";
+constexpr const char* kStage = kCdcStageTable;
 
 // The state version the next compare-and-set expects, after a commit stored `w`.
 void committed(StoredState& seen, const Watermark& w) {
@@ -53,7 +53,7 @@ class Applier {
                     " \"char\", ADD " + cdc::kMissing + " text[]"));
       cols.insert(cols.end(), {cdc::kSeq, cdc::kOp, cdc::kMissing});
       {
-        pg::Target::CopyIn copy(tgt_.tx(), kStage, cols, "target '" + p_.target.connection + "'");
+        pg::Target::CopyIn copy(tgt_, kStage, cols, "target '" + p_.target.connection + "'");
         for (const auto& l : b.lines) copy.write(l);
         copy.complete();
       }
@@ -93,7 +93,7 @@ void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::Sta
   tgt.begin();
   res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
   {
-    pg::Target::CopyIn copy(tgt.tx(), p.target.table.quoted(), columns, "target '" + p.target.connection + "'");
+    pg::Target::CopyIn copy(tgt, p.target.table.quoted(), columns, "target '" + p.target.connection + "'");
     res.rows_read += src.copy_out(Sql("SELECT " + ident_list(columns) + " FROM " + p.source.table->quoted()),
                                   [&copy](const std::string& line) { copy.write(line); });
     copy.complete();
@@ -112,13 +112,19 @@ void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::Sta
 
 }  // namespace
 
-PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOptions& opts) {
+namespace {
+
+// The cdc executor: preflight, the stored position and the slot read under the pipeline's
+// lock, planned by plan_run (strategy cdc: a snapshot first, or the slot from the position),
+// then the snapshot and the slot's changes in batches.
+PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts) {
   log::PipelineScope scope(p.name);
+  const Config& cfg = ctx.config();
   PipelineResult res;
   res.pipeline = p.name;
   const auto t0 = std::chrono::steady_clock::now();
-  pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
-  pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
+  pg::Connection& source = ctx.source(p.source.connection);
+  pg::Connection& target = ctx.writer(p.target.connection);
   pg::StateStore store(target, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
   pg::PipelineLock lock(store, p.name, !opts.dry_run);
@@ -132,36 +138,21 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
   StoredState st = store.load(p.name);
   check_state_identity(cfg, p, st, source, target, opts.request.mode, opts.dry_run, &store, nullptr);
   res.before = st.watermark;
-  const bool full = opts.request.mode == RunMode::kFullRefresh;
-  const bool needs_snapshot = full || !st.exists || st.strategy != "cdc";
   const pg::ChangeSource::SlotInfo slot = changes.info();
-  if (slot.exists && slot.plugin != "wal2json")
-    throw RunError("pipeline " + p.name + ": slot " + changes.slot() + " exists with output plugin " + slot.plugin +
-                   "; drop it (tidemark drop-slot) or set detect.slot to another name");
-  if (!needs_snapshot && (!slot.exists || slot.wal_status == "lost"))
-    throw RunError("pipeline " + p.name + ": replication slot " + changes.slot() +
-                   (slot.exists ? " was invalidated (its WAL was removed, wal_status lost)" : " is gone") +
-                   ", so the changes after position " + tuple_text(st.watermark.safe) +
-                   " cannot be read any more; take a new snapshot with `tidemark run --full-refresh " + p.name + "`");
-  const cdc::Position start = needs_snapshot ? cdc::Position{} : cdc::from_watermark(st.watermark);
-  const int64_t batch_size = p.batch_size > 0 ? p.batch_size : kDefaultBatch;
+  const SlotSeen slot_seen{changes.slot(), slot.exists, slot.plugin, slot.wal_status, slot.confirmed_flush,
+                           slot.retained_bytes};
+  const SourceShape unread;  // the columns are described once the run is recorded
+  const RunPlan rp = plan_run(PlanInput{p, unread, st, opts.request, nullptr, &slot_seen});
+  const ExtractPlan::Slot& from = *rp.extract.slot;
+  const bool needs_snapshot = from.snapshot;
+  const cdc::Position start = needs_snapshot ? cdc::Position{} : cdc::Position{from.lsn, from.xid, from.applied};
+  const int64_t batch_size = from.batch_size;
   if (opts.dry_run) {
-    std::cout << "pipeline " << p.name << " (strategy cdc, slot " << changes.slot() << ", table " << table.display()
-              << ")\n  preflight: ok\n  slot:      "
-              << (slot.exists ? "exists, " + std::to_string(slot.retained_bytes) + " bytes of WAL retained"
-                              : std::string("not created yet"))
-              << "\n  position:  " << tuple_text(st.watermark.safe) << "\n  next:      "
-              << (needs_snapshot ? (slot.exists && full ? "drop and recreate the slot, " : std::string("create the slot, ")) +
-                                       "copy the table in one snapshot, then apply the changes since the slot's start"
-                                 : "apply the slot's changes in batches of " + std::to_string(batch_size) + " changes")
-              << "\n";
-    for (const auto& s : cdc::apply_statements(p.target.table, kStage, {"<columns>"}, p.target.key))
-      std::cout << "  apply:     " << s.sql << "\n";
-    std::cout << "  (dry run: nothing was written)\n";
+    std::cout << plan_text(rp, st, std::nullopt);
     return res;
   }
 
-  res.run_id = store.start_run(p.name, needs_snapshot ? "snapshot" : mode_name(opts.request.mode), st.watermark);
+  res.run_id = store.start_run(p.name, rp.record_mode, st.watermark);
   log::PipelineScope::set_run_id(res.run_id);
   pg::Target tgt(target);
   StoredState seen = st;
@@ -255,6 +246,19 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
   res.window = "slot " + changes.slot() + " at " + tuple_text(res.after.safe);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+class CdcExecutor final : public Executor {
+ public:
+  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) const override {
+    return run_cdc(ctx, p, opts);
+  }
+};
+}  // namespace
+
+const Executor& cdc_executor() {
+  static const CdcExecutor e;
+  return e;
 }
 
 }  // namespace tidemark

@@ -8,7 +8,7 @@
 
 #include "run/backfill.hpp"
 #include "run/fault.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
 #include "tidemark/log.hpp"
 
 namespace tidemark {
@@ -91,7 +91,7 @@ std::string progress_text(const Backfill& b, const pg::BackfillProgress& now) {
                      secs > 0 ? static_cast<double>(rows) / secs : 0.0, eta);
 }
 
-WorkerTotals work_chunks(const Backfill& b, bool& warned_hidden, bool draw) {
+WorkerTotals work_chunks(const Backfill& b, RunContext& ctx, bool draw) {
   const std::string& state_name = b.cfg.state_connection(b.p);
   pg::Connection claims(state_name, b.cfg.connections.at(state_name), "tidemark");
   pg::StateStore store(claims, b.cfg.state.schema);
@@ -126,7 +126,7 @@ WorkerTotals work_chunks(const Backfill& b, bool& warned_hidden, bool draw) {
       Heartbeat heartbeat(store, b, c, me);
       try {
         fault_point("chunk_claimed");
-        r = run_one(b.cfg, b.p, one, warned_hidden);
+        r = run_one(ctx, b.p, one);
       } catch (...) {
         heartbeat.stop();
         store.release_chunk(b.p.name, b.range, c, me);

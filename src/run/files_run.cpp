@@ -9,10 +9,12 @@
 #include <set>
 
 #include "run/fault.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
+#include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
 #include "tidemark/files.hpp"
+#include "tidemark/run_plan.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/util.hpp"
 #include "tidemark/writer.hpp"
@@ -20,7 +22,7 @@
 namespace tidemark {
 namespace {
 
-constexpr const char* kStage = "_tm_stage";
+constexpr const char* kStage = kStageTable;
 // Each row the target's types reject costs one more pass over the file in quarantine mode.
 constexpr size_t kMaxTypeRejects = 100;
 
@@ -66,9 +68,10 @@ files::Format format_for(const FilesDetect& f, const std::string& rel) {
 
 class FileLoader {
  public:
-  FileLoader(const PipelineConfig& p, pg::Target& tgt, pg::StateStore& store, std::vector<std::string> columns,
-             int64_t run_id)
-      : p_(p), f_(p.detect.files), tgt_(tgt), store_(store), columns_(std::move(columns)), run_id_(run_id) {}
+  FileLoader(const PipelineConfig& p, const Writer& writer, pg::Target& tgt, pg::StateStore& store,
+             std::vector<std::string> columns, int64_t run_id)
+      : p_(p), f_(p.detect.files), writer_(writer), tgt_(tgt), store_(store), columns_(std::move(columns)),
+        run_id_(run_id) {}
 
   struct Loaded {
     int64_t rows = 0, written = 0, deleted = 0, rejected = 0;
@@ -143,7 +146,7 @@ class FileLoader {
       if (std::find(missing.begin(), missing.end(), c) == missing.end()) insert_cols.push_back(c);
     WriteInput wi{p_.target.table, kStage, insert_cols, p_.target.key, std::nullopt,
                   Sql(quote_ident(f_.file_column) + " = ").value(file.rel), !p_.target.key.empty()};
-    for (const auto& s : find_writer("delete_insert")->statements(wi)) {
+    for (const auto& s : writer_.statements(wi)) {
       const int64_t n = tgt_.exec(s.sql);
       if (s.effect == WriteStatement::Effect::kWritten) out.written += n;
       if (s.effect == WriteStatement::Effect::kDeleted) out.deleted += n;
@@ -159,51 +162,43 @@ class FileLoader {
  private:
   const PipelineConfig& p_;
   const FilesDetect& f_;
+  const Writer& writer_;  // delete_insert: the file's rows replace its earlier ones
   pg::Target& tgt_;
   pg::StateStore& store_;
   std::vector<std::string> columns_;
   int64_t run_id_;
 };
 
-}  // namespace
-
-PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOptions& opts) {
+// The files executor: the listing and the manifest read under the pipeline's lock, planned by
+// plan_run (strategy files: a decision per file), then each file to read loaded in a
+// transaction of its own.
+PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts) {
   log::PipelineScope scope(p.name);
+  const Config& cfg = ctx.config();
   PipelineResult res;
   res.pipeline = p.name;
   const auto t0 = std::chrono::steady_clock::now();
   const FilesDetect& f = p.detect.files;
-  pg::Connection conn(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
+  pg::Connection& conn = ctx.writer(p.target.connection);
   pg::StateStore store(conn, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
   pg::PipelineLock lock(store, p.name, !opts.dry_run);
 
-  // --full-refresh reloads every file (each replacing its own rows), like a range of all time.
-  RunRequest req = opts.request;
-  if (req.mode == RunMode::kFullRefresh) req = RunRequest{RunMode::kRange, std::nullopt, std::nullopt, std::nullopt};
-  const auto now_ns =
+  FilesSeen seen;
+  seen.listing = files::list_files(f.path, f);
+  seen.manifest = store.manifest(p.name);
+  seen.now_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::vector<files::Decision> plan =
-      files::plan_files(f, files::list_files(f.path, f), opts.dry_run ? std::map<std::string, files::ManifestEntry>{}
-                                                                      : store.manifest(p.name),
-                        now_ns, p.detect.settle_seconds.value_or(30), req);
+  const SourceShape none;
+  const StoredState no_state;
+  RunPlan rp = plan_run(PlanInput{p, none, no_state, opts.request, &seen});
   if (opts.dry_run) {
-    std::cout << "pipeline " << p.name << " (strategy files, write delete_insert per file)\n  directory: " << f.path
-              << (f.pattern.empty() ? "" : ", pattern " + f.pattern) << "\n";
-    const auto known = store.manifest(p.name);
-    const std::vector<files::Decision> real = files::plan_files(f, files::list_files(f.path, f), known, now_ns,
-                                                                p.detect.settle_seconds.value_or(30), req);
-    for (const auto& d : real)
-      std::cout << "  " << files::action_name(d.action) << ": " << d.file.rel << (d.note.empty() ? "" : " (" + d.note + ")")
-                << "\n";
-    WriteInput wi{p.target.table, kStage, {"<file's columns>", f.file_column}, p.target.key, std::nullopt,
-                  Sql(quote_ident(f.file_column) + " = ").value("<file>"), !p.target.key.empty()};
-    for (const auto& s : find_writer("delete_insert")->statements(wi)) std::cout << "  apply:     " << s.sql.display() << "\n";
-    std::cout << "  (dry run: nothing was written)\n";
+    std::cout << plan_text(rp, no_state, std::nullopt);
     return res;
   }
+  const std::vector<files::Decision>& plan = *rp.extract.files;
 
-  res.run_id = store.start_run(p.name, mode_name(opts.request.mode), Watermark{});
+  res.run_id = store.start_run(p.name, rp.record_mode, Watermark{});
   log::PipelineScope::set_run_id(res.run_id);
   pg::Target tgt(conn);
   std::vector<std::string> columns;
@@ -220,17 +215,17 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
     if (!has_file_column)
       throw RunError("target table " + p.target.table.display() + " has no column " + quote_ident(f.file_column) +
                      " (detect.file_column), which records each row's file: add it as text");
-    FileLoader loader(p, tgt, store, columns, res.run_id);
+    FileLoader loader(p, *rp.writer, tgt, store, columns, res.run_id);
     for (const auto& d : plan) {
       if (d.action == files::Action::kUnsettled) spdlog::debug("{}: {}", d.file.rel, d.note);
-      if (d.action != files::Action::kLoad && d.action != files::Action::kCheck && d.action != files::Action::kReload) {
+      if (!files::reads(d.action)) {
         ++skipped;
         continue;
       }
       const std::string path = f.path + "/" + d.file.rel;
       try {
         const std::string sum = files::checksum_file(path);
-        if (d.action == files::Action::kCheck && sum == store.manifest(p.name).at(d.file.rel).checksum) {
+        if (d.action == files::Action::kCheck && sum == seen.manifest.at(d.file.rel).checksum) {
           store.touch_file(p.name, d.file);  // touched, same content: not reloaded
           spdlog::info("{}: {}, content unchanged; not reloaded", d.file.rel, d.note);
           ++skipped;
@@ -272,6 +267,20 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
                                  std::nullopt, ""});
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+class FilesExecutor final : public Executor {
+ public:
+  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) const override {
+    return run_files(ctx, p, opts);
+  }
+};
+
+}  // namespace
+
+const Executor& files_executor() {
+  static const FilesExecutor e;
+  return e;
 }
 
 }  // namespace tidemark

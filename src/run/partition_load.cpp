@@ -1,21 +1,12 @@
-// Write mode partition_overwrite inside a run (runner.cpp's load step): which windows the
+// Write mode partition_overwrite inside a run (query_run.cpp's load step): which windows the
 // delta touches, the select of their complete rows from the same snapshot, and which of
 // them can be replaced by emptying a partition of the target.
 #include <spdlog/spdlog.h>
 
-#include "run/run_one.hpp"
+#include "run/partition_load.hpp"
 #include "tidemark/errors.hpp"
 
 namespace tidemark {
-
-WriteInput::Partitions partition_setup(const PipelineConfig& p, const SourceShape& shape) {
-  const PartitionBy& by = *p.target.partition_by;
-  const ColumnInfo* c = shape.find(by.column);
-  if (!c)
-    throw RunError("pipeline " + p.name + ": the source has no column '" + by.column + "' (target.partition_by.column)");
-  if (auto why = partition_type_problem(by, c->type)) throw ConfigError("pipeline " + p.name + ": " + *why);
-  return WriteInput::Partitions{by, c->type, {}, {}};
-}
 
 Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta, WriteInput& wi) {
   auto& part = *wi.partitions;
@@ -27,13 +18,6 @@ Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta
 
 namespace {
 const char* kMovedKeys = "_tm_moved_keys";
-}
-
-void partition_dry_run(const PipelineConfig& p, WriteInput& wi) {
-  auto& part = *wi.partitions;
-  part.windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
-  part.direct = !wi.dedupe;
-  if (part.direct && !p.target.key.empty()) part.moved_keys = kMovedKeys;
 }
 
 int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& p, const Sql& delta,
@@ -49,8 +33,8 @@ int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& 
     // (not the windows' rows) find its old copy.
     const char* keys = kMovedKeys;
     tgt.create_stage(keys, p.target.table, p.target.key);
-    pg::Target::CopyIn copy(tgt.tx(), keys, p.target.key, "target '" + p.target.connection + "'");
-    src.copy_out(Sql("SELECT DISTINCT " + ident_list(p.target.key, "d") + " FROM (").append(delta).text(") AS d"),
+    pg::Target::CopyIn copy(tgt, keys, p.target.key, "target '" + p.target.connection + "'");
+    src.copy_out(delta_keys_select(p.target.key, delta),
                  [&copy](const std::string& line) { copy.write(line); });
     copy.complete();
     part.moved_keys = keys;

@@ -17,7 +17,8 @@
 #include <set>
 
 #include "pg/reconcile.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
+#include "run/run_state.hpp"
 #include "run/run_state.hpp"
 #include "strategy/cursor.hpp"
 #include "tidemark/errors.hpp"

@@ -4,7 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "run/fault.hpp"
-#include "run/run_one.hpp"
+#include "run/executor.hpp"
 #include "tidemark/util.hpp"
 
 namespace tidemark {
@@ -84,11 +84,11 @@ int64_t RunState::start_run(const std::string& mode, const Watermark& before) {
   return file_ ? 0 : store_.start_run(p_.name, mode, before);
 }
 
-void RunState::save_with_data(pqxx::transaction_base& tx, const StoredState& seen,
+void RunState::save_with_data(pg::Target& tgt, const StoredState& seen,
                               const std::optional<Watermark>& next, const pg::RunRecord& rec, const Chunk& chunk) {
-  if (next) store_.save(tx, p_.name, p_.detect.strategy, seen, *next);
-  if (chunk) store_.mark_chunk_done(tx, p_.name, chunk->first, chunk->second, rec);
-  store_.finish_run(tx, rec);
+  if (next) store_.save(tgt.tx(), p_.name, p_.detect.strategy, seen, *next);
+  if (chunk) store_.mark_chunk_done(tgt.tx(), p_.name, chunk->first, chunk->second, rec);
+  store_.finish_run(tgt.tx(), rec);
 }
 
 LastRun RunState::last_run(const pg::RunRecord& rec) const {

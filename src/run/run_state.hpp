@@ -27,6 +27,19 @@ std::optional<StateIdentity> check_state_identity(const Config& cfg, const Pipel
                                                   pg::Connection& source, pg::Connection& target, RunMode mode,
                                                   bool dry_run, pg::StateStore* store, StateFile* file);
 
+// Inside a catch block: records run res.run_id as failed with the exception's message and
+// res's counts, and `after` as its watermark_after (what its committed batches stored; a
+// failure to record it is logged, not thrown).
+void record_failed_run(pg::StateStore& store, const PipelineResult& res,
+                       const std::optional<Watermark>& after = std::nullopt);
+
+// Inside a catch block: a run that failed after taking its lock but before its run record
+// existed (the source or target described, the plan) gets a failed record of its own, with
+// the exception's message, on a connection of its own (run_state.cpp). A failure to record
+// it is logged, never thrown: the run's own error stands.
+void record_failure_before_run(const Config& cfg, const PipelineConfig& p, const std::string& mode,
+                               const std::optional<Watermark>& before, double seconds);
+
 class RunState {
  public:
   // `store` is on the state connection (the target's with state.file: it holds the lock).
@@ -43,7 +56,7 @@ class RunState {
   bool with_data() const { return with_data_; }
   using Chunk = std::optional<std::pair<ChunkRef, std::string>>;
   // with_data(): saves `next` (when set) and the record inside the data's transaction.
-  void save_with_data(pqxx::transaction_base& tx, const StoredState& seen, const std::optional<Watermark>& next,
+  void save_with_data(pg::Target& tgt, const StoredState& seen, const std::optional<Watermark>& next,
                       const pg::RunRecord& rec, const Chunk& chunk);
   // Otherwise, once the data committed.
   void save_after_data(const StoredState& seen, const std::optional<Watermark>& next, const pg::RunRecord& rec,

@@ -1,7 +1,8 @@
-// Strategy `cdc`: changes read from a logical replication slot (docs/cdc.md). Like `files`,
-// it is not planned as a query: its run is run_cdc (src/run/cdc_run.cpp), its pure parts are
-// in src/cdc/.
+// Strategy `cdc`: changes read from a logical replication slot (docs/cdc.md). Its plan is the
+// slot and the position to read from; the run is src/run/cdc_run.cpp, its pure parts (the
+// change records, the apply SQL) are in src/cdc/.
 #include "strategy/registry.hpp"
+#include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
 
 namespace tidemark::strategy {
@@ -39,9 +40,46 @@ class CdcStrategy final : public Strategy {
     return out;
   }
 
+  // Where the slot's changes are read from: the stored position, or (first run, another
+  // strategy's state, --full-refresh) a snapshot of the table taken after a new slot.
   ExtractPlan plan(const PlanInput& in) const override {
-    throw RunError("pipeline " + in.pipeline.name + ": strategy cdc reads a replication slot, not a query");
+    const PipelineConfig& p = in.pipeline;
+    const StoredState& st = in.state;
+    if (!in.slot) throw RunError("pipeline " + p.name + ": strategy cdc is planned from its replication slot");
+    const SlotSeen& seen = *in.slot;
+    ExtractPlan out;
+    out.pipeline = p.name;
+    out.mode = in.request.mode;
+    ExtractPlan::Slot s;
+    s.name = seen.name;
+    s.exists = seen.exists;
+    s.retained_bytes = seen.retained_bytes;
+    s.confirmed_flush = seen.confirmed_flush;
+    const bool full = in.request.mode == RunMode::kFullRefresh;
+    s.snapshot = full || !st.exists || st.strategy != name();
+    if (seen.exists && seen.plugin != "wal2json")
+      throw RunError("pipeline " + p.name + ": slot " + seen.name + " exists with output plugin " + seen.plugin +
+                     "; drop it (tidemark drop-slot) or set detect.slot to another name");
+    if (!s.snapshot && (!seen.exists || seen.wal_status == "lost"))
+      throw RunError("pipeline " + p.name + ": replication slot " + seen.name +
+                     (seen.exists ? " was invalidated (its WAL was removed, wal_status lost)" : " is gone") +
+                     ", so the changes after position " + tuple_text(st.watermark.safe) +
+                     " cannot be read any more; take a new snapshot with `tidemark run --full-refresh " + p.name + "`");
+    s.recreate = s.snapshot && seen.exists;
+    if (!s.snapshot) {
+      const cdc::Position at = cdc::from_watermark(st.watermark);
+      s.lsn = at.lsn;
+      s.xid = at.xid;
+      s.applied = at.applied;
+    }
+    s.batch_size = p.batch_size > 0 ? p.batch_size : kDefaultBatch;
+    out.window = "slot " + s.name + (s.snapshot ? ", from a snapshot" : " from position " + tuple_text(st.watermark.safe));
+    out.slot = s;
+    return out;
   }
+
+ private:
+  static constexpr int64_t kDefaultBatch = 10000;  // changes per target transaction
 };
 
 const Strategy& cdc_strategy() {

@@ -357,6 +357,19 @@ Sql batch_bound_query(const ExtractPlan& plan, const std::optional<Tuple>& after
   return q.text(" OFFSET " + std::to_string(b.size - 1) + " LIMIT 1");
 }
 
+std::optional<Sql> relative_bound_query(const std::string& v, const std::string& type, const std::string& zone) {
+  static const std::regex relative(R"(\s*-\s*([0-9]+\s*[a-z]+)\s*)");
+  std::smatch m;
+  if (type.rfind("timestamp", 0) != 0 && type != "date") return std::nullopt;
+  if (!std::regex_match(v, m, relative)) return std::nullopt;
+  const auto us = parse_duration_us(m[1].str());
+  if (!us) return std::nullopt;  // the type check reports it
+  // "-7d" on a plain timestamp or date cursor: the wall-clock time 7 days ago in the cursor's zone.
+  Sql ago("(statement_timestamp() - CAST('" + format_interval_us(*us) + "' AS interval))");
+  if (strategy::zoned_type(type)) ago.text(" AT TIME ZONE ").value(zone.empty() ? "UTC" : zone);
+  return Sql("SELECT CAST(").append(ago).text(" AS " + type + ")::text");
+}
+
 Sql chunk_query(const std::string& cursor_type, const std::string& from, const std::string& to,
                 const std::string& chunk) {
   static const std::regex int_re(R"([1-9][0-9]{0,17})");

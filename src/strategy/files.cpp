@@ -1,8 +1,9 @@
-// Strategy `files`: load new and changed files of a directory (docs/files.md). Its planner is
-// plan_files (src/files/plan.cpp) and its run is run_files (src/run/files_run.cpp): there is
-// no SQL source to plan a query for.
+// Strategy `files`: load new and changed files of a directory (docs/files.md). There is no SQL
+// source: its plan is a decision per listed file (plan_files, src/files/plan.cpp), executed
+// one transaction per file (src/run/files_run.cpp).
 #include "strategy/registry.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/file_plan.hpp"
 
 namespace tidemark::strategy {
 
@@ -41,8 +42,27 @@ class FilesStrategy final : public Strategy {
     return out;
   }
 
+  // The files of the listing to load, check or skip (files::plan_files). --full-refresh
+  // reloads every file (each replacing its own rows), like a range of all time.
   ExtractPlan plan(const PlanInput& in) const override {
-    throw RunError("pipeline " + in.pipeline.name + ": strategy files is planned per file, not as a query");
+    const PipelineConfig& p = in.pipeline;
+    if (!in.files) throw RunError("pipeline " + p.name + ": strategy files is planned from a listing of detect.path");
+    RunRequest req = in.request;
+    if (req.mode == RunMode::kFullRefresh) req = RunRequest{RunMode::kRange, std::nullopt, std::nullopt, std::nullopt};
+    ExtractPlan out;
+    out.pipeline = p.name;
+    out.mode = in.request.mode;
+    out.moves_watermark = false;
+    // Each file replaces its own rows (target_range); its columns and path are known as it is
+    // read, so the plan names them by placeholder.
+    out.columns = {"<file's columns>", p.detect.files.file_column};
+    out.target_range = Sql(quote_ident(p.detect.files.file_column) + " = ").value("<file>");
+    out.files = files::plan_files(p.detect.files, in.files->listing, in.files->manifest, in.files->now_ns,
+                                  p.detect.settle_seconds.value_or(30), req);
+    size_t reading = 0;
+    for (const auto& d : *out.files) reading += files::reads(d.action) ? 1 : 0;
+    out.window = std::to_string(reading) + " of " + std::to_string(out.files->size()) + " listed file(s) to read";
+    return out;
   }
 };
 

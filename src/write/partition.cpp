@@ -193,4 +193,8 @@ std::vector<std::string> take_partition_windows(Windows& w, const std::vector<Pa
   return taken;
 }
 
+Sql delta_keys_select(const std::vector<std::string>& key, const Sql& delta) {
+  return Sql("SELECT DISTINCT " + ident_list(key, "d") + " FROM (").append(delta).text(") AS d");
+}
+
 }  // namespace tidemark

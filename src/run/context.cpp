@@ -1,0 +1,12 @@
+#include "run/context.hpp"
+
+namespace tidemark {
+
+pg::Connection& RunContext::get(const std::string& name, const std::string& role) {
+  auto& slot = open_[{name, role}];
+  if (slot && !slot->is_open()) slot.reset();  // the server or the network closed it
+  if (!slot) slot = std::make_unique<pg::Connection>(name, cfg_.connections.at(name), role);
+  return *slot;
+}
+
+}  // namespace tidemark

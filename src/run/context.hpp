@@ -1,0 +1,50 @@
+// The run context: what the pipelines of one command share. It owns the connections, one per
+// connection of the config and role (a source session reads in snapshots, a writer session
+// writes targets and state), opened when a pipeline first needs them and handed to every
+// later pipeline that names the same connection, so a config of many pipelines does not
+// open connections per pipeline.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "pg/pg.hpp"
+#include "tidemark/config.hpp"
+
+namespace tidemark {
+
+class RunContext {
+ public:
+  explicit RunContext(const Config& cfg) : cfg_(cfg) {}
+  RunContext(const RunContext&) = delete;
+  RunContext& operator=(const RunContext&) = delete;
+
+  const Config& config() const { return cfg_; }
+
+  // A session on the connection named `name` for reading sources: application_name
+  // tidemark-source, which in-flight tracking knows for a reader.
+  pg::Connection& source(const std::string& name) { return get(name, "tidemark-source"); }
+  // A session on `name` for writing: targets, the state schema, advisory locks.
+  pg::Connection& writer(const std::string& name) { return get(name, "tidemark"); }
+  // The session holding p's lock and state: the target's when the state is in the target
+  // database or in a state file (then it only holds the lock), the state connection's otherwise.
+  pg::Connection& state(const PipelineConfig& p) {
+    return writer(cfg_.state_with_target(p) || !cfg_.state.file.empty() ? p.target.connection
+                                                                         : cfg_.state_connection(p));
+  }
+
+  // Closes every session. After a failed pipeline the next one starts on new sessions, as if
+  // it were alone: a failure may have left one broken or in an unknown state.
+  void reset() { open_.clear(); }
+
+  // The "cannot see other sessions" warning is given once per command.
+  bool warned_hidden = false;
+
+ private:
+  pg::Connection& get(const std::string& name, const std::string& role);
+  const Config& cfg_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<pg::Connection>> open_;
+};
+
+}  // namespace tidemark
