@@ -89,6 +89,8 @@ class Source {
   int64_t epoch_us(const std::string& value, const std::string& type, const std::string& zone);
   int64_t count(const Sql& sql);
   int64_t copy_out(const Sql& select, const LineSink& sink);
+  // COPY of `columns` of the whole table, in the open snapshot; returns the rows.
+  int64_t copy_table(const QualifiedName& table, const std::vector<std::string>& columns, const LineSink& sink);
   void finish();
 
  private:
@@ -155,6 +157,7 @@ class Target {
                                            const std::function<void(CopyIn&)>& produce);
 
   int64_t exec(const Sql& sql);
+  int64_t delete_all(const QualifiedName& table);  // every row (a DELETE: transactional); returns how many
   void commit();
   void abort();
 

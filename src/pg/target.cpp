@@ -199,6 +199,8 @@ int64_t Target::exec(const Sql& sql) {
   }
 }
 
+int64_t Target::delete_all(const QualifiedName& table) { return exec(Sql("DELETE FROM " + table.quoted())); }
+
 void Target::commit() {
   try {
     tx_->commit();
