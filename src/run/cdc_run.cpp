@@ -174,7 +174,7 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
     Applier apply(p, tgt, store, columns, res, seen);
     const uint64_t until = changes.current_wal();  // changes after this wait for the next run
     cdc::Batcher batcher(columns, p.target.key, batch_size, pos);
-    auto run = [&](const cdc::Action& a) {
+    auto perform = [&](const cdc::Action& a) {
       if (a.kind == cdc::Action::Kind::kCommit) {
         apply.commit(a.batch, a.at);
         return;
@@ -185,10 +185,10 @@ PipelineResult run_cdc(const Config& cfg, const PipelineConfig& p, const RunOpti
     };
     for (;;) {
       const int64_t records = changes.peek(table, batch_size, [&](const std::string& text) {
-        for (const auto& a : batcher.feed(cdc::parse_change(text))) run(a);
+        for (const auto& a : batcher.feed(cdc::parse_change(text))) perform(a);
       });
       const bool progressed = batcher.done() > advanced || batcher.holding() || records > 0;
-      if (auto a = batcher.end_peek()) run(*a);
+      if (auto a = batcher.end_peek()) perform(*a);
       if (batcher.done() > advanced) {  // only after the commit that holds these changes
         changes.advance(batcher.done());
         advanced = batcher.done();
