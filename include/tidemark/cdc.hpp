@@ -57,6 +57,8 @@ Position from_watermark(const Watermark& w);  // throws RunError for a watermark
 inline constexpr const char* kSeq = "_tm_seq";
 inline constexpr const char* kOp = "_tm_op";
 inline constexpr const char* kMissing = "_tm_missing";
+// Adds those columns to a staging table made like the target (Target::create_stage).
+Sql add_stage_columns(const std::string& stage);
 
 // COPY lines for one change, for staging columns `columns` + (seq, op, missing). An update
 // that changes the key becomes a delete of the old key and an upsert of the new one. `seq`
@@ -73,6 +75,7 @@ std::vector<std::string> touched_keys(const Change& c, const std::vector<std::st
 struct ApplyStatement {
   enum class Effect { kWritten, kDeleted, kNone } effect;
   std::string sql;
+  Sql statement() const { return Sql(sql); }  // for Target::exec
 };
 std::vector<ApplyStatement> apply_statements(const QualifiedName& target, const std::string& stage,
                                              const std::vector<std::string>& columns,

@@ -93,6 +93,11 @@ std::vector<std::string> touched_keys(const Change& c, const std::vector<std::st
   return out;
 }
 
+Sql add_stage_columns(const std::string& stage) {
+  return Sql("ALTER TABLE " + stage + " ADD " + kSeq + " bigint, ADD " + kOp + " \"char\", ADD " + kMissing +
+             " text[]");
+}
+
 std::vector<ApplyStatement> apply_statements(const QualifiedName& target, const std::string& stage,
                                              const std::vector<std::string>& columns,
                                              const std::vector<std::string>& key) {

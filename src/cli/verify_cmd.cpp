@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "pg/compare.hpp"
 #include "pg/pg.hpp"
+#include "tidemark/compare.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
 
@@ -17,77 +19,58 @@ namespace {
 constexpr int64_t kListLimit = 200000;  // rows per side up to which differing keys are listed
 constexpr size_t kShown = 10;
 
-struct Side {
-  int64_t rows = 0;
-  std::string hash;
-};
-
 }  // namespace
 
 int cmd_verify(const VerifyArgs& a) {
   Config cfg = load_config(a.config);
   const PipelineConfig& p = *select_pipelines(cfg, {a.pipeline}).at(0);
-  if (p.detect.strategy == "files")
-    throw ConfigError("pipeline " + p.name + ": strategy files has no source table to compare with");
+  const Strategy& strategy = *find_strategy(p.detect.strategy);
+  if (!strategy.caps().verify)
+    throw ConfigError("pipeline " + p.name + ": strategy " + p.detect.strategy +
+                      " has no source table to compare with");
   pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
   pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
-  pg::Source src(source), tgt(target);
-  const SourceShape shape = src.describe(p);
+  const SourceShape shape = pg::Source(source).describe(p);
   std::vector<std::string> cols;
   for (const auto& c : shape.columns) cols.push_back(c.name);
   std::optional<Sql> range;
   if (!a.from.empty() || !a.to.empty()) {
     const RunRequest req{RunMode::kRange, a.from.empty() ? std::nullopt : std::optional<std::string>(a.from),
                          a.to.empty() ? std::nullopt : std::optional<std::string>(a.to), std::nullopt};
-    range = find_strategy(p.detect.strategy)->plan({p, shape, StoredState{}, req}).target_range;
+    range = strategy.plan({p, shape, StoredState{}, req}).target_range;
   }
-  const std::string from_source = p.source.table ? p.source.table->quoted() : "(" + p.source.query + ") AS _tm_src";
   // The same columns and the same predicate on both sides; each row compared by its text.
-  auto rows_of = [&](const std::string& from) {
-    Sql s("SELECT " + ident_list(cols) + " FROM " + from);
-    if (range) s.text(" WHERE ").append(*range);
-    return s;
-  };
-  auto summary = [&](pg::Source& side, const std::string& from) {
-    Sql s("SELECT count(*)::text, coalesce(sum(hashtextextended(v::text, 0)::numeric), 0)::text FROM (");
-    s.append(rows_of(from)).text(") AS v");
-    const Tuple t = side.query_rows(s).at(0);
-    return Side{std::stoll(t[0]), t[1]};
-  };
-  const Side s = summary(src, from_source), t = summary(tgt, p.target.table.quoted());
+  const compare::RowSet from_source{compare::source_relation(p.source), cols, range};
+  const compare::RowSet from_target{p.target.table.quoted(), cols, range};
+  pg::CompareSide src(source, "source"), tgt(target, "target");
+  const pg::CompareSide::Summary s = src.summary(from_source), t = tgt.summary(from_target);
   const bool same = s.rows == t.rows && s.hash == t.hash;
 
   std::vector<std::string> differences;
   if (!same && !p.target.key.empty() && s.rows <= kListLimit && t.rows <= kListLimit) {
-    // Each key column comes with its NULL flag: a NULL key is shown as NULL, and rows with one
-    // are listed on their own, since no key comparison can match them.
-    std::string key_cols;
-    for (const auto& k : p.target.key)
-      key_cols += (key_cols.empty() ? "" : ", ") + ("(v." + quote_ident(k) + " IS NULL)::text, v." + quote_ident(k));
     auto key_text = [&](const Tuple& k) {
       std::string out;
       for (size_t i = 0; i < k.size(); ++i) out += (i ? ", " : "") + p.target.key[i] + "=" + k[i];
       return out;
     };
-    auto keyed = [&](pg::Source& side, const std::string& from, const char* where) {
-      Sql q("SELECT " + key_cols + ", md5(v::text) FROM (");
-      q.append(rows_of(from)).text(") AS v ORDER BY " + ident_list(p.target.key, "v"));
+    // A NULL key is shown as NULL, and rows with one are listed on their own, since no key
+    // comparison can match them.
+    auto keyed = [&](pg::CompareSide& side, const compare::RowSet& rows, const char* where) {
       std::map<Tuple, std::string> out;
-      for (auto& row : side.query_rows(q)) {
+      for (auto& row : side.keyed(rows, p.target.key)) {
         Tuple key;
         bool null_key = false;
-        for (size_t i = 0; i + 1 < row.size(); i += 2) {
-          const bool is_null = row[i] == "true";
-          null_key = null_key || is_null;
-          key.push_back(is_null ? "NULL" : row[i + 1]);
+        for (const auto& v : row.key) {
+          null_key = null_key || !v;
+          key.push_back(v ? *v : "NULL");
         }
         if (null_key) differences.push_back(std::string("row with a NULL key in the ") + where + " (never matched): " +
                                             key_text(key));
-        else out.emplace(std::move(key), row.back());
+        else out.emplace(std::move(key), std::move(row.md5));
       }
       return out;
     };
-    const auto a_rows = keyed(src, from_source, "source"), b_rows = keyed(tgt, p.target.table.quoted(), "target");
+    const auto a_rows = keyed(src, from_source, "source"), b_rows = keyed(tgt, from_target, "target");
     for (const auto& [k, h] : a_rows) {
       auto it = b_rows.find(k);
       if (it == b_rows.end()) differences.push_back("missing in the target: " + key_text(k));
@@ -120,7 +103,8 @@ int cmd_advise(const AdviseArgs& a) {
   for (const PipelineConfig* p : select_pipelines(cfg, a.pipelines)) {
     if (!p->source.table) {
       if (!a.json)
-        std::cout << p->name << ": nothing to inspect (" << (p->detect.strategy == "files" ? "a directory" : "a query")
+        std::cout << p->name << ": nothing to inspect ("
+                  << (find_strategy(p->detect.strategy)->caps().source ? "a query" : "a directory")
                   << " source)\n";
       continue;
     }

@@ -23,6 +23,7 @@ class result;
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
 #include "tidemark/identity.hpp"
+#include "tidemark/in_flight.hpp"
 #include "tidemark/plan.hpp"
 #include "tidemark/inspect.hpp"
 #include "tidemark/target_schema.hpp"
@@ -79,26 +80,12 @@ class Source {
 
   SourceShape describe(const PipelineConfig& p);
 
-  struct OpenSession {
-    SessionRef ref;            // xact_start as epoch microseconds
-    bool holds_writer_lock;    // holds a lock on one of the plan's writer_locks relations
-  };
-  struct BeforeSnapshot {
-    std::optional<std::string> horizon;
-    std::vector<OpenSession> sessions;  // sessions of this database inside a transaction
-    int64_t hidden_sessions = 0;       // sessions this role may not inspect
-    std::vector<std::string> prepared; // prepared transactions of this database (32-bit xids)
-    int64_t oldest_pid = 0;            // the session with the oldest open transaction
-    int64_t oldest_seconds = 0;        // and how long it has been open
-  };
+  using OpenSession = tidemark::OpenSession;
+  using BeforeSnapshot = tidemark::BeforeSnapshot;
   // Autocommit statement that must run before the snapshot is taken.
   BeforeSnapshot observe_before(const std::optional<Sql>& horizon, const std::vector<std::string>& writer_locks);
 
-  struct Snapshot {
-    std::vector<std::string> xip;     // every in-progress xid (xid8) of the cluster
-    std::vector<std::string> db_xip;  // those that belong to this database
-    std::vector<std::string> prepared_xip;  // those of prepared transactions of this database
-  };
+  using Snapshot = SnapshotXids;
   Snapshot begin_snapshot();
 
   std::optional<Tuple> query_tuple(const Sql& sql);
@@ -118,6 +105,8 @@ class Source {
   int64_t epoch_us(const std::string& value, const std::string& type, const std::string& zone);
   int64_t count(const Sql& sql);
   int64_t copy_out(const Sql& select, const LineSink& sink);
+  // COPY of `columns` of the whole table, in the open snapshot; returns the rows.
+  int64_t copy_table(const QualifiedName& table, const std::vector<std::string>& columns, const LineSink& sink);
   void finish();
 
  private:

@@ -1,7 +1,6 @@
-// The SQL side of reconcile (docs/deletes.md#reconcile). A range is summarised by count(*)
-// and sum(hashtextextended(key text, 0)): order-independent, and unlike bit_xor a key that
-// appears twice does not cancel itself out. The partition value is the key itself for one
-// integer key (so a range is an index range scan) and the key's hash otherwise.
+// The server side of reconcile (docs/deletes.md#reconcile): the comparison queries of
+// include/tidemark/compare.hpp run in one transaction per side, and the lookups and deletes
+// by key.
 #include "pg/reconcile.hpp"
 
 #include "pg/internal.hpp"
@@ -9,8 +8,6 @@
 namespace tidemark::pg {
 
 namespace {
-
-std::string int8(int64_t v) { return "'" + std::to_string(v) + "'::int8"; }
 
 constexpr size_t kKeysPerStatement = 5000;
 
@@ -43,34 +40,8 @@ pqxx::result KeySide::run(const std::string& sql) {
   }
 }
 
-std::string KeySide::base() const {
-  std::string sql = "(SELECT " + std::string(set_.distinct ? "DISTINCT " : "") + ident_list(set_.key) + " FROM " +
-                    set_.from;
-  if (!set_.filter.empty()) sql += " WHERE " + c_.render(set_.filter);
-  return sql + ") AS q";
-}
-
-static std::string key_text(const std::vector<std::string>& key) {
-  if (key.size() == 1) return "q." + quote_ident(key[0]) + "::text";
-  return "ROW(" + ident_list(key, "q") + ")::text";
-}
-
-static std::string hash_of(const std::vector<std::string>& key) {
-  return "hashtextextended(" + key_text(key) + ", 0)";
-}
-
-std::string KeySide::value() const { return set_.integer_key ? "q." + quote_ident(set_.key[0]) : hash_of(set_.key); }
-
-std::string KeySide::ranges(const std::vector<ValueRange>& within) const {
-  std::string out;
-  for (const auto& r : within)
-    out += (out.empty() ? "(" : " OR ") + value() + " BETWEEN " + int8(r.lo) + " AND " + int8(r.hi);
-  return out.empty() ? "false" : out + ")";
-}
-
 RangeStats KeySide::root() {
-  pqxx::row r = run("SELECT count(*), coalesce(sum(" + hash_of(set_.key) + "), 0)::text, min(" + value() +
-                    ")::int8, max(" + value() + ")::int8 FROM " + base())[0];
+  pqxx::row r = run(compare::key_root(set_))[0];
   RangeStats s{r[0].as<int64_t>(), r[1].c_str(), std::nullopt, std::nullopt};
   if (!r[2].is_null()) s.min = r[2].as<int64_t>();
   if (!r[3].is_null()) s.max = r[3].as<int64_t>();
@@ -79,21 +50,15 @@ RangeStats KeySide::root() {
 
 std::vector<std::pair<uint64_t, RangeStats>> KeySide::buckets(int64_t lo, int shift,
                                                               const std::vector<ValueRange>& within) {
-  const std::string width = std::to_string(uint64_t{1} << shift);
-  pqxx::result r = run("SELECT div(" + value() + "::numeric - " + std::to_string(lo) + ", " + width +
-                       ")::text, count(*), sum(" + hash_of(set_.key) + ")::text FROM " + base() + " WHERE " +
-                       ranges(within) + " GROUP BY 1");
   std::vector<std::pair<uint64_t, RangeStats>> out;
-  for (const auto& row : r)
+  for (const auto& row : run(compare::key_buckets(set_, lo, shift, within)))
     out.push_back({std::stoull(row[0].c_str()), RangeStats{row[1].as<int64_t>(), row[2].c_str(), {}, {}}});
   return out;
 }
 
 std::vector<Tuple> KeySide::keys(const std::vector<ValueRange>& within) {
-  std::string cols;
-  for (const auto& k : set_.key) cols += (cols.empty() ? "" : ", ") + ("q." + quote_ident(k) + "::text");
   std::vector<Tuple> out;
-  for (const auto& row : run("SELECT " + cols + " FROM " + base() + " WHERE " + ranges(within))) {
+  for (const auto& row : run(compare::key_values(set_, within))) {
     Tuple t;
     bool null = false;
     for (const auto& f : row) {
@@ -181,5 +146,9 @@ int64_t runs_since_reconcile(Connection& state, const std::string& schema, const
     translate("state store '" + state.name() + "'");
   }
 }
+
+pqxx::result KeySide::run(const Sql& sql) { return run(c_.render(sql)); }
+
+void KeySide::finish_run(StateStore& store, const RunRecord& r) { store.finish_run(*tx_, r); }
 
 }  // namespace tidemark::pg

@@ -1,6 +1,7 @@
-// The SQL side of `tidemark reconcile` (docs/deletes.md): per-range counts and
-// order-independent key hashes of one side of a key comparison, the keys of a few ranges,
-// and the final delete. The descent that decides which ranges to read is src/run/reconcile.cpp.
+// The server side of `tidemark reconcile` (docs/deletes.md): per-range counts and
+// order-independent key hashes of one side of a key comparison (their SQL is
+// include/tidemark/compare.hpp), the keys of a few ranges, and the final delete. The descent
+// that decides which ranges to read is include/tidemark/reconcile_descent.hpp.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -9,28 +10,13 @@
 #include <vector>
 
 #include "pg/pg.hpp"
+#include "tidemark/compare.hpp"
 
 namespace tidemark::pg {
 
-// The rows of one side that take part in the comparison, identified by `key`.
-struct KeySet {
-  std::string from;              // a quoted relation, or "(query) AS _tm_src"
-  std::vector<std::string> key;  // key column names
-  Sql filter;                    // predicate on `from`'s columns; empty: every row
-  bool distinct = false;         // the key may repeat (no unique index on it)
-  bool integer_key = false;      // one integer key: ranges of the key itself, else of its hash
-};
-
-// An inclusive range of the partition value (the integer key, or the key's 64-bit hash).
-struct ValueRange {
-  int64_t lo = 0, hi = 0;
-};
-
-struct RangeStats {
-  int64_t count = 0;
-  std::string hash_sum = "0";  // sum of hashtextextended(key text, 0), numeric as text
-  std::optional<int64_t> min, max;  // of the partition value (root only)
-};
+using compare::KeySet;
+using compare::RangeStats;
+using compare::ValueRange;
 
 // One side, inside one transaction: a REPEATABLE READ READ ONLY snapshot for the source, a
 // read-write transaction for the target (which later deletes and records the run in it).
@@ -47,17 +33,16 @@ class KeySide {
   std::vector<Tuple> existing(const std::vector<Tuple>& keys, const std::optional<Sql>& extra);
   // Deletes the rows with these keys for which `guard` holds; returns how many.
   int64_t remove(const std::vector<Tuple>& keys, const Sql& guard);
-  pqxx::transaction_base& tx() { return *tx_; }
+  // The reconcile's run record, in the target side's transaction (it commits with the deletes).
+  void finish_run(StateStore& store, const RunRecord& r);
   int64_t queries() const { return queries_; }
   void commit();
   void abort();
 
  private:
-  std::string base() const;
-  std::string value() const;
-  std::string ranges(const std::vector<ValueRange>& within) const;
   std::string key_list(const std::vector<Tuple>& keys);
   pqxx::result run(const std::string& sql);
+  pqxx::result run(const Sql& sql);
   Connection& c_;
   KeySet set_;
   std::vector<std::string> types_;  // format_type of each key column, for casting keys back

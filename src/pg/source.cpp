@@ -280,6 +280,11 @@ int64_t Source::epoch_us(const std::string& value, const std::string& type, cons
   }
 }
 
+int64_t Source::copy_table(const QualifiedName& table, const std::vector<std::string>& columns,
+                           const LineSink& sink) {
+  return copy_out(Sql("SELECT " + ident_list(columns) + " FROM " + table.quoted()), sink);
+}
+
 pqxx::row Source::row(const Sql& sql) {
   if (tx_) return tx_->exec1(c_.render(sql));
   pqxx::nontransaction tx(c_.raw());  // outside a snapshot: a comparison needs none

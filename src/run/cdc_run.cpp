@@ -5,12 +5,12 @@
 
 #include <chrono>
 #include <iostream>
-#include <unordered_set>
 
 #include "run/fault.hpp"
 #include "run/run_state.hpp"
 #include "run/executor.hpp"
 #include "tidemark/cdc.hpp"
+#include "tidemark/cdc_batch.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/run_plan.hpp"
@@ -28,15 +28,6 @@ void committed(StoredState& seen, const Watermark& w) {
   seen.watermark = w;
 }
 
-// Changes gathered for one target transaction.
-struct Batch {
-  std::vector<std::string> lines;
-  std::unordered_set<std::string> keys;  // touched in this batch
-  int64_t changes = 0;
-  std::optional<int64_t> open_xid;  // a transaction whose changes this batch holds only in part
-  int64_t open_applied = 0;
-};
-
 class Applier {
  public:
   Applier(const PipelineConfig& p, pg::Target& tgt, pg::StateStore& store, std::vector<std::string> columns,
@@ -44,13 +35,12 @@ class Applier {
       : p_(p), tgt_(tgt), store_(store), columns_(std::move(columns)), res_(res), seen_(seen) {}
 
   // One target transaction: stage and apply `b`, store `pos` with it.
-  void commit(const Batch& b, const cdc::Position& pos) {
+  void commit(const cdc::Batch& b, const cdc::Position& pos) {
     tgt_.begin();
     if (!b.lines.empty()) {
       std::vector<std::string> cols = columns_;
       tgt_.create_stage(kStage, p_.target.table, columns_);
-      tgt_.exec(Sql(std::string("ALTER TABLE ") + kStage + " ADD " + cdc::kSeq + " bigint, ADD " + cdc::kOp +
-                    " \"char\", ADD " + cdc::kMissing + " text[]"));
+      tgt_.exec(cdc::add_stage_columns(kStage));
       cols.insert(cols.end(), {cdc::kSeq, cdc::kOp, cdc::kMissing});
       {
         pg::Target::CopyIn copy(tgt_, kStage, cols, "target '" + p_.target.connection + "'");
@@ -58,7 +48,7 @@ class Applier {
         copy.complete();
       }
       for (const auto& s : cdc::apply_statements(p_.target.table, kStage, columns_, p_.target.key)) {
-        const int64_t n = tgt_.exec(Sql(s.sql));
+        const int64_t n = tgt_.exec(s.statement());
         if (s.effect == cdc::ApplyStatement::Effect::kWritten) res_.rows_written += n;
         if (s.effect == cdc::ApplyStatement::Effect::kDeleted) res_.rows_deleted += n;
       }
@@ -91,11 +81,10 @@ void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::Sta
               const std::vector<std::string>& columns, uint64_t start, PipelineResult& res, StoredState& seen) {
   src.begin_snapshot();
   tgt.begin();
-  res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
+  res.rows_deleted += tgt.delete_all(p.target.table);
   {
     pg::Target::CopyIn copy(tgt, p.target.table.quoted(), columns, "target '" + p.target.connection + "'");
-    res.rows_read += src.copy_out(Sql("SELECT " + ident_list(columns) + " FROM " + p.source.table->quoted()),
-                                  [&copy](const std::string& line) { copy.write(line); });
+    res.rows_read += src.copy_table(*p.source.table, columns, [&copy](const std::string& line) { copy.write(line); });
     copy.complete();
   }
   src.finish();
@@ -175,66 +164,27 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
 
     Applier apply(p, tgt, store, columns, res, seen);
     const uint64_t until = changes.current_wal();  // changes after this wait for the next run
-    uint64_t done = pos.lsn;                        // every transaction ending here is applied
-    for (;;) {
-      Batch batch;
-      int64_t seq = 0, skip = 0, index = 0;
-      bool skipping = false;
-      std::optional<int64_t> xid;
-      auto flush = [&] {
-        cdc::Position at{done, batch.open_xid, batch.open_applied};
-        // Transactions with nothing for this table only move the slot: no target commit,
-        // unless the stored position still names a split transaction that has now ended.
-        if (batch.lines.empty() && !(pos.xid && !at.xid)) return;
-        apply.commit(batch, at);
-        pos = at;
-        batch = Batch{};
-      };
-      const int64_t records = changes.peek(table, batch_size, [&](const std::string& text) {
-        const cdc::Change c = cdc::parse_change(text);
-        if (c.action == 'B') {
-          xid = c.xid;
-          index = 0;
-          skipping = c.next_lsn <= done;  // applied by an earlier run
-          skip = pos.xid && *pos.xid == c.xid ? pos.applied : 0;
-          return;
-        }
-        if (c.action == 'C') {
-          if (!skipping) done = std::max(done, c.next_lsn);
-          batch.open_xid.reset();
-          return;
-        }
-        if (skipping || (c.action != 'I' && c.action != 'U' && c.action != 'D' && c.action != 'T')) return;
-        if (++index <= skip) return;  // the part of a split transaction an earlier commit holds
-        if (c.action == 'T') {  // TRUNCATE: everything before it, then an empty table
-          flush();
-          batch.lines.clear();
-          tgt.begin();
-          res.rows_deleted += tgt.exec(Sql("DELETE FROM " + p.target.table.quoted()));
-          tgt.commit();  // re-applied on a crash before the next commit: harmless
-          return;
-        }
-        const auto keys = cdc::touched_keys(c, p.target.key);
-        bool again = false;
-        for (const auto& k : keys) again = again || batch.keys.count(k) > 0;
-        // An update that leaves TOASTed columns out must not meet an earlier change of its key
-        // in the same batch: the apply keeps the target's value for them, not the batch's.
-        bool partial = c.action == 'U' && c.columns.size() < columns.size();
-        if (again && partial) flush();
-        for (auto& l : cdc::stage_lines(c, columns, p.target.key, seq)) batch.lines.push_back(std::move(l));
-        batch.keys.insert(keys.begin(), keys.end());
-        ++batch.changes;
-        batch.open_xid = xid;
-        batch.open_applied = index;
-        if (batch.changes >= batch_size) flush();
-      });
-      const bool progressed = done > advanced || batch.changes > 0 || records > 0;
-      flush();
-      if (done > advanced) {  // only after the commit that holds these changes
-        changes.advance(done);
-        advanced = done;
+    cdc::Batcher batcher(columns, p.target.key, batch_size, pos);
+    auto perform = [&](const cdc::Action& a) {
+      if (a.kind == cdc::Action::Kind::kCommit) {
+        apply.commit(a.batch, a.at);
+        return;
       }
-      if (records == 0 || done >= until || !progressed) break;
+      tgt.begin();
+      res.rows_deleted += tgt.delete_all(p.target.table);
+      tgt.commit();  // re-applied on a crash before the next commit: harmless
+    };
+    for (;;) {
+      const int64_t records = changes.peek(table, batch_size, [&](const std::string& text) {
+        for (const auto& a : batcher.feed(cdc::parse_change(text))) perform(a);
+      });
+      const bool progressed = batcher.done() > advanced || batcher.holding() || records > 0;
+      if (auto a = batcher.end_peek()) perform(*a);
+      if (batcher.done() > advanced) {  // only after the commit that holds these changes
+        changes.advance(batcher.done());
+        advanced = batcher.done();
+      }
+      if (records == 0 || batcher.done() >= until || !progressed) break;
     }
     store.finish_run(pg::RunRecord{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted, res.after,
                                    ""});

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "run/fault.hpp"
+#include "tidemark/in_flight.hpp"
 
 namespace tidemark {
 
@@ -47,31 +48,14 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
       st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, open, !before.prepared.empty());
   observe_high(src, plan, st, o, src.query_tuple(plan.high_query), obs);
 
-  // Which open transactions could still commit a row at or below the candidate. With a
-  // horizon and every session visible, only those that took a value before the observation:
-  // holders of a lock on the cursor's sequence or the table (sequence cursors), or sessions
-  // whose transaction, and so its now(), began at or before the candidate (clock cursors).
-  // Otherwise every open transaction of the database counts.
-  const bool narrow = before.hidden_sessions == 0 && o.horizon && obs.candidate &&
-                      plan.horizon_kind != ExtractPlan::HorizonKind::kNone;
-  if (!narrow) {
-    obs.in_flight.xids = before.hidden_sessions > 0 ? snap.xip : snap.db_xip;
-    obs.in_flight.sessions = open;
-  } else {
-    obs.in_flight.xids = snap.prepared_xip;  // not sessions, so not covered below
-    std::optional<int64_t> limit;
-    if (plan.horizon_kind == ExtractPlan::HorizonKind::kClock)
-      limit = src.epoch_us((*obs.candidate)[0], plan.tuple_types[0], plan.cursor_zone);
-    for (const auto& s : before.sessions) {
-      const bool matters = limit ? std::stoll(s.ref.xact_start) <= *limit : s.holds_writer_lock;
-      if (matters) obs.in_flight.sessions.push_back(s.ref);
-    }
-  }
-  if (naive_watermark()) {  // negative control for tests: the classic max(cursor) watermark
-    obs.in_flight = {};
-    obs.lag = false;
-    obs.candidate = obs.high;
-  }
+  // Gather what the classification needs (the candidate's instant only for a clock horizon:
+  // the server computes it), classify, log.
+  const InFlightScope scope = in_flight_scope(before, obs.candidate.has_value(), plan.horizon_kind);
+  std::optional<int64_t> candidate_us;
+  if (scope == InFlightScope::kStartedByCandidate)
+    candidate_us = src.epoch_us((*obs.candidate)[0], plan.tuple_types[0], plan.cursor_zone);
+  obs.in_flight = classify_in_flight(scope, before, snap, candidate_us);
+  if (naive_watermark()) make_naive(obs);  // negative control for tests
   if (!obs.in_flight.empty())
     spdlog::debug("in flight at the snapshot: {} transaction(s), {} session(s)", obs.in_flight.xids.size(),
                   obs.in_flight.sessions.size());

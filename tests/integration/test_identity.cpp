@@ -125,6 +125,9 @@ TEST_CASE("identity: state adopt keeps the watermark of a pipeline whose source 
   seed(s);
   const std::string a = config_file(s, "a.yaml", pipeline("SRC.orders", "TGT.orders"));
   REQUIRE(run(a).exit_code == 0);
+  // Transactions of tests running beside this one can hold the safe mark back on the first
+  // run; after a second one it has caught up, so the next run reads only the new rows.
+  REQUIRE(run(a).exit_code == 0);
   const std::string watermark = s.state_json("orders");
   s.db().exec(sub("ALTER TABLE SRC.orders RENAME TO orders2", s));
   const std::string renamed = config_file(s, "renamed.yaml", pipeline("SRC.orders2", "TGT.orders"));
