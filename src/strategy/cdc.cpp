@@ -2,6 +2,7 @@
 // it is not planned as a query: its run is run_cdc (src/run/cdc_run.cpp), its pure parts are
 // in src/cdc/.
 #include "strategy/registry.hpp"
+#include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
 
 namespace tidemark::strategy {
@@ -16,6 +17,7 @@ class CdcStrategy final : public Strategy {
       c.executor = ExecutorKind::kCdc;
       c.state_with_data = c.slot = c.per_unit_commits = true;
       c.detect_keys = {"slot"};
+      c.progress = "slot position";
       return c;
     }();
     return c;
@@ -41,6 +43,30 @@ class CdcStrategy final : public Strategy {
 
   ExtractPlan plan(const PlanInput& in) const override {
     throw RunError("pipeline " + in.pipeline.name + ": strategy cdc reads a replication slot, not a query");
+  }
+
+  std::vector<Advice> capture_advice(const PipelineConfig&, const InspectedTable& t) const override {
+    using K = Advice::Kind;
+    std::vector<Advice> out;
+    if (t.wal_level != "logical")
+      out.push_back({K::kRisk, "wal_level is " + t.wal_level + ": CDC needs wal_level = logical (and a restart)"});
+    if (t.replica_identity == "n" || (t.replica_identity == "d" && t.primary_key.empty()))
+      out.push_back({K::kRisk, "no replica identity: updates and deletes cannot be identified; add a primary key or "
+                               "REPLICA IDENTITY FULL"});
+    else
+      out.push_back({K::kOk, "updates and deletes are identified by the " +
+                                 std::string(t.replica_identity == "f" ? "full row (REPLICA IDENTITY FULL)" : "primary key")});
+    return out;
+  }
+
+  std::optional<std::string> watermark_problem(const Watermark& w) const override {
+    if (!w.safe && !w.high) return std::nullopt;  // an empty watermark holds no position to check
+    try {
+      (void)cdc::from_watermark(w);
+    } catch (const RunError& e) {
+      return std::string("its watermark is not a slot position: ") + e.what();
+    }
+    return std::nullopt;
   }
 };
 

@@ -20,6 +20,9 @@ class FilesStrategy final : public Strategy {
       c.state_with_data = c.manifest = c.per_unit_commits = true;
       c.detect_keys = {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
                        "file_column", "on_bad_row"};
+      c.write_rules = false;  // a file's rows are replaced whatever the key
+      c.reads = "the directory in detect.path";
+      c.progress = "manifest";
       return c;
     }();
     return c;
@@ -40,6 +43,8 @@ class FilesStrategy final : public Strategy {
     if (f.file_column.empty()) out.emplace_back("detect.file_column", "must name the target column for the file's path");
     return out;
   }
+
+  std::vector<std::string> own_columns(const PipelineConfig& p) const override { return {p.detect.files.file_column}; }
 
   ExtractPlan plan(const PlanInput& in) const override {
     throw RunError("pipeline " + in.pipeline.name + ": strategy files is planned per file, not as a query");

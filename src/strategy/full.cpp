@@ -51,6 +51,15 @@ class FullStrategy final : public Strategy {
     plan.replace_target = true;
     return plan;
   }
+
+  std::vector<Advice> fit_advice(const PipelineConfig&, const InspectedTable& t) const override {
+    const std::string rows = rows_text(t);
+    if (t.estimated_rows >= 0 && t.estimated_rows < kSmallTable)
+      return {{Advice::Kind::kOk, rows + ": reloading it whole each run is cheap"}};
+    return {{Advice::Kind::kAdvice, rows + ": a full reload reads them all every run; an incremental strategy "
+                                           "(updated_at with an indexed last-modified column) would read only the "
+                                           "changes"}};
+  }
 };
 
 const Strategy& full_strategy() {

@@ -20,6 +20,20 @@ class IdStrategy final : public Strategy {
   }
   FieldProblems check(const PipelineConfig& p) const override { return check_cursor(p, CursorKind::kInteger); }
   ExtractPlan plan(const PlanInput& in) const override { return plan_cursor(in, CursorKind::kInteger); }
+
+  std::vector<Advice> fit_advice(const PipelineConfig& p, const InspectedTable& t) const override {
+    return advise_cursor(p, t, [](const InspectedColumn& c, std::vector<Advice>& out) {
+      const std::string& type = c.type;
+      const bool integer = type == "smallint" || type == "integer" || type == "bigint" || type.rfind("numeric", 0) == 0;
+      if (!integer)
+        out.push_back({Advice::Kind::kRisk, c.name + " has type " + type + ": strategy id follows an integer column (runs "
+                                                     "refuse this cursor); use an integer key, or strategy updated_at "
+                                                     "on a timestamp column"});
+      if (c.default_expr.rfind("nextval(", 0) != 0)
+        out.push_back({Advice::Kind::kRisk, c.name + " is not fed by a sequence: ids written out of order by the "
+                                                     "application can be skipped; updated_at or cdc is safer"});
+    });
+  }
 };
 
 const Strategy& id_strategy() {
