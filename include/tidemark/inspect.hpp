@@ -41,6 +41,8 @@ struct Advice {
 };
 std::vector<Advice> advise(const struct PipelineConfig& p, const InspectedTable& t);
 const char* advice_kind(Advice::Kind k);
+// Below this many rows, reloading is as cheap as tracking changes (init and advise say so).
+constexpr int64_t kSmallTable = 10000;
 
 // The config `tidemark init` prints for `t`: a pipeline named `name`, loading into `target`,
 // with the strategy and cursor it recommends and a comment saying why.

@@ -1,9 +1,11 @@
 // Change detection: one implementation per file in src/strategy/, looked up by name.
 #pragma once
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tidemark/inspect.hpp"
 #include "tidemark/plan.hpp"
 
 namespace tidemark {
@@ -34,6 +36,9 @@ struct StrategyCaps {
   bool manifest = false;           // keeps a manifest of files loaded (not part of state export)
   bool per_unit_commits = false;   // one transaction per file or batch of changes: a failure keeps the earlier ones
   std::vector<std::string> detect_keys = {};  // detect.* keys only this strategy reads; others refuse them
+  bool write_rules = true;  // the write mode's config rules apply (files replaces a file's rows whatever the key)
+  std::string reads = {};     // without source: what it reads instead, for messages ("the directory in detect.path")
+  std::string progress = {};  // with state_with_data: what it keeps with the data, for messages ("slot position")
 };
 
 class Strategy {
@@ -48,6 +53,17 @@ class Strategy {
   virtual FieldProblems check(const PipelineConfig& p) const = 0;
   // Pure: what to read and how. Throws ConfigError for a request it cannot serve.
   virtual ExtractPlan plan(const PlanInput& in) const = 0;
+  // `tidemark advise` on the source table: `fit_advice` (is the strategy a good fit, what can it
+  // not see) comes before the key advice every strategy shares, `capture_advice` (can the source
+  // deliver its changes) after it.
+  virtual std::vector<Advice> fit_advice(const PipelineConfig&, const InspectedTable&) const { return {}; }
+  virtual std::vector<Advice> capture_advice(const PipelineConfig&, const InspectedTable&) const { return {}; }
+  // Why a stored watermark (e.g. from `state import`) can never serve this strategy, judged by its
+  // form alone; a cursor strategy's tuples are checked against the source by the caller.
+  virtual std::optional<std::string> watermark_problem(const Watermark&) const { return std::nullopt; }
+  // Target columns the strategy fills itself, not from the source (files' file_column), which
+  // on_schema_change: sync_all_columns keeps.
+  virtual std::vector<std::string> own_columns(const PipelineConfig&) const { return {}; }
 };
 
 // Batches (plan.batching): the query returning the tuple that ends the next batch (its
@@ -69,5 +85,10 @@ std::optional<Sql> relative_bound_query(const std::string& v, const std::string&
 
 const Strategy* find_strategy(const std::string& name);
 std::vector<std::string> strategy_names();
+const std::vector<const Strategy*>& all_strategies();
+// For messages naming the strategies that can do something: the names whose caps have `cap`, and
+// them as a phrase, "strategy full" or "strategies id and updated_at".
+std::vector<std::string> strategies_with(bool StrategyCaps::*cap);
+std::string strategies_text(bool StrategyCaps::*cap);
 
 }  // namespace tidemark

@@ -15,6 +15,8 @@ std::string format_interval_us(int64_t us);  // -> PostgreSQL interval literal "
 std::optional<std::string> suggest(const std::string& word, const std::vector<std::string>& candidates);
 // " (did you mean 'x'?)" or "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// Words as a message says them: "a", "a and b", "a, b and c" (or "a or b").
+std::string spoken_list(const std::vector<std::string>& words, const std::string& conjunction = "and");
 
 // A value as a COPY text-format field: backslash, tab, newline and carriage return escaped.
 std::string copy_text(const std::string& v);

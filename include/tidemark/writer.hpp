@@ -82,5 +82,7 @@ Sql partition_lock(const QualifiedName& target);
 
 const Writer* find_writer(const std::string& name);
 std::vector<std::string> writer_names();
+const std::vector<const Writer*>& all_writers();
+std::vector<std::string> writers_with(bool WriterCaps::*cap);  // for messages, like strategies_with
 
 }  // namespace tidemark

@@ -7,13 +7,15 @@
 #include "pg/pg.hpp"
 #include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/strategy.hpp"
+#include "tidemark/util.hpp"
 
 namespace tidemark::cli {
 
 std::vector<SlotStatus> cdc_slots(const Config& cfg, const std::vector<const PipelineConfig*>& selected) {
   std::vector<SlotStatus> out;
   for (const auto* p : selected) {
-    if (p->detect.strategy != "cdc") continue;
+    if (!find_strategy(p->detect.strategy)->caps().slot) continue;
     SlotStatus s;
     s.pipeline = p->name;
     s.slot = cdc::slot_name(p->name, p->detect.slot);
@@ -35,8 +37,9 @@ std::vector<SlotStatus> cdc_slots(const Config& cfg, const std::vector<const Pip
 int cmd_drop_slot(const DropSlotArgs& a) {
   Config cfg = load_config(a.config);
   const PipelineConfig* p = select_pipelines(cfg, {a.pipeline}).at(0);
-  if (p->detect.strategy != "cdc")
-    throw ConfigError("pipeline " + p->name + " has strategy " + p->detect.strategy + ", not cdc: it has no slot");
+  if (!find_strategy(p->detect.strategy)->caps().slot)
+    throw ConfigError("pipeline " + p->name + " has strategy " + p->detect.strategy + ", not " +
+                      spoken_list(strategies_with(&StrategyCaps::slot), "or") + ": it has no slot");
   const std::string slot = cdc::slot_name(p->name, p->detect.slot);
   const std::string& state_name = cfg.state_connection(*p);
   pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");

@@ -67,9 +67,10 @@ int cmd_run(const RunArgs& a) {
                         " has no cursor, so --from/--to cannot select a range; run it without them");
     static const std::regex int_re(R"(\s*[-+]?[0-9]+\s*)");
     for (const auto& [flag, v] : {std::pair{"--from", a.from}, std::pair{"--to", a.to}})
-      if (range && p->detect.strategy == "id" && !v.empty() && !std::regex_match(v, int_re))
-        throw ConfigError(std::string(flag) + " '" + v + "' is not an integer, as the id cursor of pipeline " +
-                          p->name + " needs");
+      if (range && find_strategy(p->detect.strategy)->caps().bounds == StrategyCaps::Bounds::kInteger && !v.empty() &&
+          !std::regex_match(v, int_re))
+        throw ConfigError(std::string(flag) + " '" + v + "' is not an integer, as the " + p->detect.strategy +
+                          " cursor of pipeline " + p->name + " needs");
   }
   if (a.dry_run && !a.metrics_file.empty())
     throw ConfigError("--metrics-file records what runs did; a --dry-run does nothing to record");

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tidemark/errors.hpp"
+#include "tidemark/strategy.hpp"
 
 namespace tidemark::cli {
 
@@ -156,7 +157,7 @@ std::vector<PipelineMetrics> pipeline_metrics(const Config& cfg, const std::vect
       m.last_success = p->second;
     }
     const PipelineConfig* p = cfg.find(r.pipeline);
-    if (p && p->detect.strategy == "updated_at") {
+    if (p && find_strategy(p->detect.strategy)->caps().bounds == StrategyCaps::Bounds::kTimestamp) {
       std::optional<std::string> cursor = fact.safe_cursor;
       if (!fact.known && ok && r.after.safe && !r.after.safe->empty()) cursor = r.after.safe->front();
       if (cursor)

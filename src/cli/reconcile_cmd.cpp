@@ -10,6 +10,7 @@
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/reconcile.hpp"
+#include "tidemark/strategy.hpp"
 #include "tidemark/util.hpp"
 
 namespace tidemark::cli {
@@ -29,8 +30,9 @@ int cmd_reconcile(const ReconcileArgs& a) {
     throw ConfigError("--max-delete-ratio must be more than 0 and at most 1, e.g. 0.1");
   const auto selected = select_pipelines(cfg, a.pipelines);
   for (const PipelineConfig* p : selected)
-    if (p->detect.strategy != "id" && p->detect.strategy != "updated_at")
-      throw ConfigError("pipeline " + p->name + ": reconcile compares the keys of id and updated_at pipelines; strategy " +
+    if (!find_strategy(p->detect.strategy)->caps().reconcile)
+      throw ConfigError("pipeline " + p->name + ": reconcile compares the keys of " +
+                        spoken_list(strategies_with(&StrategyCaps::reconcile)) + " pipelines; strategy " +
                         p->detect.strategy + " does not apply");
   std::vector<PipelineResult> outcomes;
   json out = json::array();

@@ -17,7 +17,6 @@
 #include <optional>
 
 #include "run/run_state.hpp"
-#include "tidemark/cdc.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/runner.hpp"
 #include "tidemark/state_file.hpp"
@@ -60,23 +59,16 @@ std::vector<std::string> tuple_columns(const PipelineConfig& p) {
   return cols;
 }
 
-// A watermark a run of `p` can use: for a cursor strategy over the pipeline's cursor and key,
-// every value valid input for its source column's type (asked of the source server); for cdc a
-// slot position. ConfigError otherwise, with or without --force: such a watermark is never
-// usable, whatever it replaces.
+// A watermark a run of `p` can use: one its strategy's watermark_problem accepts (for cdc a slot
+// position), and for a cursor strategy over the pipeline's cursor and key, every value valid
+// input for its source column's type (asked of the source server). ConfigError otherwise, with
+// or without --force: such a watermark is never usable, whatever it replaces.
 void check_watermark(const Config& cfg, const PipelineConfig& p, const Watermark& w, const std::string& where) {
   const std::string what = where + ": pipeline '" + p.name + "': ";
-  if (p.detect.strategy == "cdc") {
-    if (!w.safe && !w.high) return;
-    try {
-      (void)cdc::from_watermark(w);
-    } catch (const RunError& e) {
-      throw ConfigError(what + "its watermark is not a slot position: " + e.what());
-    }
-    return;
-  }
   const Strategy* strategy = find_strategy(p.detect.strategy);
-  if (!strategy || !strategy->has_cursor() || (!w.safe && !w.high && !w.pending)) return;
+  if (!strategy) return;
+  if (auto why = strategy->watermark_problem(w)) throw ConfigError(what + *why);
+  if (!strategy->has_cursor() || (!w.safe && !w.high && !w.pending)) return;
   const std::vector<std::string> cols = tuple_columns(p);
   if (w.columns != cols)
     throw ConfigError(what + "its watermark is over (" + ident_list(w.columns) + "), but the pipeline's cursor and key "
@@ -137,9 +129,9 @@ int cmd_state_export(const StateArgs& a) {
       cfg.state.file.empty() ? std::nullopt : std::optional<StateDocument>(StateFile(cfg.state.file).read());
   StateDocument doc;
   for (const PipelineConfig* p : selected) {
-    if (p->detect.strategy == "files")
-      spdlog::warn("pipeline {}: strategy files keeps its progress in the manifest {}.files, which is not exported",
-                   p->name, cfg.state.schema);
+    if (find_strategy(p->detect.strategy)->caps().manifest)
+      spdlog::warn("pipeline {}: strategy {} keeps its progress in the manifest {}.files, which is not exported",
+                   p->name, p->detect.strategy, cfg.state.schema);
     if (file) {
       if (auto it = file->pipelines.find(p->name); it != file->pipelines.end()) doc.pipelines[p->name] = it->second;
     } else {
@@ -220,9 +212,9 @@ int cmd_state_adopt(const StateArgs& a) {
   if (a.pipelines.empty()) throw ConfigError("state adopt: name the pipeline(s) whose state to adopt");
   const auto selected = select_pipelines(cfg, a.pipelines);
   for (const PipelineConfig* p : selected)
-    if (p->detect.strategy == "files")
-      throw ConfigError("pipeline " + p->name + ": strategy files keeps no watermark to adopt (its progress is the "
-                        "manifest of the files loaded)");
+    if (find_strategy(p->detect.strategy)->caps().manifest)
+      throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
+                        " keeps no watermark to adopt (its progress is the manifest of the files loaded)");
   for (const PipelineConfig* p : selected) {
     SchemaStore s(cfg, *p);
     if (cfg.state.file.empty()) s.store->ensure_schema();

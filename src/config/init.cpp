@@ -13,8 +13,6 @@
 namespace tidemark {
 namespace {
 
-constexpr int64_t kSmallTable = 10000;  // below this, reloading is as cheap as tracking
-
 bool is_time(const std::string& type) { return type.rfind("timestamp", 0) == 0; }
 bool is_int(const std::string& type) { return type == "bigint" || type == "integer" || type == "smallint"; }
 

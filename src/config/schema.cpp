@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tidemark/strategy.hpp"
+#include "tidemark/writer.hpp"
+
 namespace tidemark {
 namespace {
 
@@ -42,7 +45,7 @@ std::string config_json_schema() {
                               {"columns", names("columns to move (default: all)")}},
                              {"connection"});
   const json detect = object(
-      {{"strategy", {{"enum", {"id", "updated_at", "full", "files", "cdc"}}, {"description", "change detection"}}},
+      {{"strategy", {{"enum", strategy_names()}, {"description", "change detection"}}},
        {"cursor", text("the watermark column (id, updated_at)")},
        {"lookback", {{"type", {"string", "integer"}}, {"description", "re-read window below the watermark"}}},
        {"settle", duration("ignore rows (updated_at) or files (files) newer than this")},
@@ -68,7 +71,7 @@ std::string config_json_schema() {
   const json target = object({{"connection", text("name of a connection")},
                               {"table", text("target table: table or schema.table")},
                               {"key", names("columns that identify a row")},
-                              {"write", {{"enum", {"upsert", "delete_insert", "append", "full_refresh", "partition_overwrite"}}}},
+                              {"write", {{"enum", writer_names()}}},
                               {"partition_by",
                                object({{"column", text("partition_overwrite: the column whose windows are replaced")},
                                        {"granularity", {{"enum", {"day", "month", "value"}}}},

@@ -335,10 +335,14 @@ class Validator {
     } else {
       error(n, p + ".name", "required");
     }
-    const bool files = n["detect"] && n["detect"].IsMap() && n["detect"]["strategy"] &&
-                       n["detect"]["strategy"].IsScalar() && n["detect"]["strategy"].Scalar() == "files";
-    if (!files) read_source(n["source"], p + ".source", n, cfg, pc.source);
-    else if (n["source"]) error(n["source"], p + ".source", "strategy files reads the directory in detect.path; remove source");
+    // The strategy from the raw node, as detect is read after source: one without source refuses it.
+    const Strategy* named = n["detect"] && n["detect"].IsMap() && n["detect"]["strategy"] &&
+                                    n["detect"]["strategy"].IsScalar()
+                                ? find_strategy(n["detect"]["strategy"].Scalar())
+                                : nullptr;
+    if (!named || named->caps().source) read_source(n["source"], p + ".source", n, cfg, pc.source);
+    else if (n["source"])
+      error(n["source"], p + ".source", "strategy " + named->name() + " reads " + named->caps().reads + "; remove source");
     read_detect(n["detect"], p + ".detect", n, pc.detect);
     read_target(n["target"], p + ".target", n, cfg, pc.target);
     if (auto c = n["chunk"]) {
@@ -649,20 +653,17 @@ class Validator {
         at.reset(n[rel][field.substr(dot + 1)]);
       error(at, p + "." + field, what);
     };
+    const StrategyCaps& caps = strategy.caps();
     for (const auto& [field, what] : strategy.check(pc)) report(field, what);
-    if (pc.detect.strategy == "files") {  // the file's rows are replaced whatever the key: see strategy/files.cpp
-      if (!cfg.state_with_target(pc))
-        report("target.connection",
-               "strategy files keeps its manifest with the data: " + state_in_target_fix(cfg));
-    } else {
+    if (caps.write_rules)
       for (const auto& [field, what] : writer.check(pc, cfg.state_with_target(pc))) report(field, what);
-      for (const char* key : {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
-                              "file_column", "on_bad_row"})
-        if (n["detect"][key]) report(std::string("detect.") + key, "only for strategy files");
-    }
-    if (pc.detect.strategy == "cdc" && !cfg.state_with_target(pc))
-      report("target.connection",
-             "strategy cdc keeps its slot position with the data: " + state_in_target_fix(cfg));
+    for (const Strategy* other : all_strategies())
+      if (other != &strategy)
+        for (const auto& key : other->caps().detect_keys)
+          if (n["detect"][key]) report("detect." + key, "only for strategy " + other->name());
+    if (caps.state_with_data && !cfg.state_with_target(pc))
+      report("target.connection", "strategy " + strategy.name() + " keeps its " + caps.progress +
+                                      " with the data: " + state_in_target_fix(cfg));
     if (!cfg.state.file.empty()) {
       if (!pc.chunk.empty())
         report("chunk", "chunked backfills record their chunks in the state schema; with state.file a range run is "
@@ -671,7 +672,6 @@ class Validator {
         report("reconcile", "counts runs in the state schema's run history, which state.file does not keep; remove "
                             "reconcile or state.file");
     }
-    if (pc.detect.strategy != "cdc" && n["detect"]["slot"]) report("detect.slot", "only for strategy cdc");
     const auto& cols = pc.source.columns;
     if (!cols.empty()) {
       auto in_cols = [&](const std::string& c) { return std::find(cols.begin(), cols.end(), c) != cols.end(); };
@@ -681,37 +681,40 @@ class Validator {
         if (!in_cols(k)) report("source.columns", "the key column '" + k + "' must be among the columns");
     }
     if (pc.target.partition_by) {
-      if (pc.target.write != "partition_overwrite")
-        report("target.partition_by", "only for write partition_overwrite (write is " + pc.target.write + ")");
+      if (!writer.caps().by_window)
+        report("target.partition_by", "only for write " + spoken_list(writers_with(&WriterCaps::by_window), "or") +
+                                          " (write is " + pc.target.write + ")");
       else if (!cols.empty() && std::find(cols.begin(), cols.end(), pc.target.partition_by->column) == cols.end())
         report("source.columns", "the partition_by column '" + pc.target.partition_by->column + "' must be among the columns");
     }
-    delete_checks(p, pc, report);
+    delete_checks(pc, strategy, writer, report);
   }
 
   // detect.soft_delete and reconcile (docs/deletes.md): both follow keys of watermark pipelines.
   template <typename Report>
-  static void delete_checks(const std::string&, const PipelineConfig& pc, const Report& report) {
-    const bool watermark = pc.detect.strategy == "id" || pc.detect.strategy == "updated_at";
+  static void delete_checks(const PipelineConfig& pc, const Strategy& strategy, const Writer& writer,
+                            const Report& report) {
+    // Why a strategy that replaces the target needs neither.
+    const std::string replaces =
+        strategy.caps().replaces_target ? " (strategy " + strategy.name() + " replaces the target every run)" : "";
     if (const auto& sd = pc.detect.soft_delete) {
       const auto& cols = pc.source.columns;
       const auto& key = pc.target.key;
-      if (!watermark)
-        report("detect.soft_delete", "only for strategies id and updated_at" +
-                                         std::string(pc.detect.strategy == "full" ? " (strategy full replaces the target every run)" : ""));
+      if (!strategy.caps().soft_delete)
+        report("detect.soft_delete", "only for " + strategies_text(&StrategyCaps::soft_delete) + replaces);
       else if (key.empty())
         report("detect.soft_delete", "needs target.key, the key of the target row a deleted source row removes");
       else if (!cols.empty() && std::find(cols.begin(), cols.end(), sd->column) == cols.end())
         report("source.columns", "the soft_delete column '" + sd->column + "' must be among the columns");
       else if (sd->column == pc.detect.cursor || std::find(key.begin(), key.end(), sd->column) != key.end())
         report("detect.soft_delete", "the column '" + sd->column + "' is the cursor or a key column; name the column that marks a row deleted");
-      else if (sd->mode == SoftDeleteConfig::Mode::kMark && pc.target.write == "append")
-        report("detect.soft_delete", "mode mark needs a write mode that updates rows (upsert or delete_insert): append never rewrites a row, so the target would not show the deletion");
+      else if (sd->mode == SoftDeleteConfig::Mode::kMark && !writer.caps().rewrites_rows)
+        report("detect.soft_delete", "mode mark needs a write mode that updates rows (upsert or delete_insert): " +
+                                         writer.name() + " never rewrites a row, so the target would not show the deletion");
     }
     if (pc.reconcile) {
-      if (!watermark)
-        report("reconcile", "only for strategies id and updated_at" +
-                                std::string(pc.detect.strategy == "full" ? " (strategy full replaces the target every run)" : ""));
+      if (!strategy.caps().reconcile)
+        report("reconcile", "only for " + strategies_text(&StrategyCaps::reconcile) + replaces);
       else if (pc.target.key.empty())
         report("reconcile", "needs target.key, the columns whose sets are compared");
     }

@@ -12,14 +12,15 @@ class CdcStrategy final : public Strategy {
   std::string name() const override { return "cdc"; }
   std::string default_write() const override { return "upsert"; }
   const StrategyCaps& caps() const override {
-    static const StrategyCaps c = [] {
+    static const StrategyCaps made = [] {
       StrategyCaps c;
       c.executor = ExecutorKind::kCdc;
       c.state_with_data = c.slot = c.per_unit_commits = true;
       c.detect_keys = {"slot"};
+      c.progress = "slot position";
       return c;
     }();
-    return c;
+    return made;
   }
 
   FieldProblems check(const PipelineConfig& p) const override {
@@ -76,6 +77,30 @@ class CdcStrategy final : public Strategy {
     out.window = "slot " + s.name + (s.snapshot ? ", from a snapshot" : " from position " + tuple_text(st.watermark.safe));
     out.slot = s;
     return out;
+  }
+
+  std::vector<Advice> capture_advice(const PipelineConfig&, const InspectedTable& t) const override {
+    using K = Advice::Kind;
+    std::vector<Advice> out;
+    if (t.wal_level != "logical")
+      out.push_back({K::kRisk, "wal_level is " + t.wal_level + ": CDC needs wal_level = logical (and a restart)"});
+    if (t.replica_identity == "n" || (t.replica_identity == "d" && t.primary_key.empty()))
+      out.push_back({K::kRisk, "no replica identity: updates and deletes cannot be identified; add a primary key or "
+                               "REPLICA IDENTITY FULL"});
+    else
+      out.push_back({K::kOk, "updates and deletes are identified by the " +
+                                 std::string(t.replica_identity == "f" ? "full row (REPLICA IDENTITY FULL)" : "primary key")});
+    return out;
+  }
+
+  std::optional<std::string> watermark_problem(const Watermark& w) const override {
+    if (!w.safe && !w.high) return std::nullopt;  // an empty watermark holds no position to check
+    try {
+      (void)cdc::from_watermark(w);
+    } catch (const RunError& e) {
+      return std::string("its watermark is not a slot position: ") + e.what();
+    }
+    return std::nullopt;
   }
 
  private:

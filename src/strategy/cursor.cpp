@@ -345,6 +345,31 @@ Sql batch_where(const ExtractPlan& plan, const std::optional<Tuple>& after, cons
 
 }  // namespace
 
+std::vector<Advice> advise_cursor(const PipelineConfig& p, const InspectedTable& t, const ColumnAdvice& column) {
+  using K = Advice::Kind;
+  std::vector<Advice> out;
+  if (t.estimated_rows >= 0 && t.estimated_rows < kSmallTable)
+    out.push_back({K::kAdvice, rows_text(t) + ": strategy full would be as cheap and also sees deletes"});
+  const auto c = std::find_if(t.columns.begin(), t.columns.end(),
+                              [&](const InspectedColumn& col) { return col.name == p.detect.cursor; });
+  if (c == t.columns.end()) {
+    out.push_back({K::kRisk, "the source has no column " + p.detect.cursor});
+  } else {
+    out.push_back(c->indexed ? Advice{K::kOk, "an index leads with the cursor " + c->name}
+                             : Advice{K::kAdvice, "no index leads with " + c->name +
+                                                      ", so each run scans the table: CREATE INDEX ON " +
+                                                      t.table.quoted() + " (" + quote_ident(c->name) + ");"});
+    if (!c->not_null)
+      out.push_back({K::kRisk, c->name + " may be NULL: such rows are never loaded unless detect.null_cursor: include"});
+    column(*c, out);
+  }
+  out.push_back({K::kAdvice, "watermarks cannot see deletes: use detect.soft_delete, reconcile, or strategy cdc" +
+                                 std::string(t.wal_level == "logical" ? " (wal_level is logical)"
+                                                                      : " (needs wal_level = logical; it is " +
+                                                                            t.wal_level + ")")});
+  return out;
+}
+
 }  // namespace tidemark::strategy
 
 namespace tidemark {

@@ -1,6 +1,8 @@
 // What the `id` and `updated_at` strategies share: a compound cursor (cursor, key…) read
 // from the stored safe mark, an optional lookback, settle and range windows.
 #pragma once
+#include <functional>
+
 #include "tidemark/strategy.hpp"
 
 namespace tidemark::strategy {
@@ -9,6 +11,10 @@ enum class CursorKind { kInteger, kTimestamp };
 
 FieldProblems check_cursor(const PipelineConfig& p, CursorKind kind);
 ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind);
+// Strategy::fit_advice of a cursor strategy: the table's size, the cursor column (`column` adds
+// the strategy's own lines about it, after the index and NULL lines), what watermarks miss.
+using ColumnAdvice = std::function<void(const InspectedColumn& c, std::vector<Advice>& out)>;
+std::vector<Advice> advise_cursor(const PipelineConfig& p, const InspectedTable& t, const ColumnAdvice& column);
 
 // `CAST(<value> AS <type>)` with the value kept apart from the text.
 Sql cast_value(const std::string& value, const std::string& type);

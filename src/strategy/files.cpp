@@ -12,7 +12,7 @@ class FilesStrategy final : public Strategy {
   std::string name() const override { return "files"; }
   std::string default_write() const override { return "delete_insert"; }
   const StrategyCaps& caps() const override {
-    static const StrategyCaps c = [] {
+    static const StrategyCaps made = [] {
       StrategyCaps c;
       c.executor = ExecutorKind::kFiles;
       c.range = true;  // files by modification time or name date
@@ -21,9 +21,12 @@ class FilesStrategy final : public Strategy {
       c.state_with_data = c.manifest = c.per_unit_commits = true;
       c.detect_keys = {"path", "pattern", "exclude", "format", "csv", "ignore_unknown_columns", "date_from_name",
                        "file_column", "on_bad_row"};
+      c.write_rules = false;  // a file's rows are replaced whatever the key
+      c.reads = "the directory in detect.path";
+      c.progress = "manifest";
       return c;
     }();
-    return c;
+    return made;
   }
 
   FieldProblems check(const PipelineConfig& p) const override {
@@ -41,6 +44,8 @@ class FilesStrategy final : public Strategy {
     if (f.file_column.empty()) out.emplace_back("detect.file_column", "must name the target column for the file's path");
     return out;
   }
+
+  std::vector<std::string> own_columns(const PipelineConfig& p) const override { return {p.detect.files.file_column}; }
 
   // The files of the listing to load, check or skip (files::plan_files). --full-refresh
   // reloads every file (each replacing its own rows), like a range of all time.

@@ -11,12 +11,12 @@ class FullStrategy final : public Strategy {
   std::string name() const override { return "full"; }
   std::string default_write() const override { return "full_refresh"; }
   const StrategyCaps& caps() const override {
-    static const StrategyCaps c = [] {
+    static const StrategyCaps made = [] {
       StrategyCaps c;
       c.replaces_target = true;
       return c;
     }();
-    return c;
+    return made;
   }
 
   FieldProblems check(const PipelineConfig& p) const override {
@@ -50,6 +50,15 @@ class FullStrategy final : public Strategy {
     }
     plan.replace_target = true;
     return plan;
+  }
+
+  std::vector<Advice> fit_advice(const PipelineConfig&, const InspectedTable& t) const override {
+    const std::string rows = rows_text(t);
+    if (t.estimated_rows >= 0 && t.estimated_rows < kSmallTable)
+      return {{Advice::Kind::kOk, rows + ": reloading it whole each run is cheap"}};
+    return {{Advice::Kind::kAdvice, rows + ": a full reload reads them all every run; an incremental strategy "
+                                           "(updated_at with an indexed last-modified column) would read only the "
+                                           "changes"}};
   }
 };
 

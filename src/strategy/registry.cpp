@@ -1,6 +1,7 @@
 #include "strategy/registry.hpp"
 
 #include "tidemark/registry.hpp"
+#include "tidemark/util.hpp"
 
 namespace tidemark {
 
@@ -13,5 +14,18 @@ static const Registry<Strategy>& strategies() {
 
 const Strategy* find_strategy(const std::string& name) { return strategies().find(name); }
 std::vector<std::string> strategy_names() { return strategies().names(); }
+const std::vector<const Strategy*>& all_strategies() { return strategies().all(); }
+
+std::vector<std::string> strategies_with(bool StrategyCaps::*cap) {
+  std::vector<std::string> out;
+  for (const Strategy* s : strategies().all())
+    if (s->caps().*cap) out.push_back(s->name());
+  return out;
+}
+
+std::string strategies_text(bool StrategyCaps::*cap) {
+  const std::vector<std::string> names = strategies_with(cap);
+  return (names.size() == 1 ? "strategy " : "strategies ") + spoken_list(names);
+}
 
 }  // namespace tidemark

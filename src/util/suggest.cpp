@@ -37,4 +37,11 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return s ? " (did you mean '" + *s + "'?)" : "";
 }
 
+std::string spoken_list(const std::vector<std::string>& words, const std::string& conjunction) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == words.size() ? " " + conjunction + " " : ", ") + words[i];
+  return out;
+}
+
 }  // namespace tidemark

@@ -9,12 +9,12 @@ class Append final : public Writer {
  public:
   std::string name() const override { return "append"; }
   const WriterCaps& caps() const override {
-    static const WriterCaps c = [] {
+    static const WriterCaps made = [] {
       WriterCaps c;
       c.rewrites_rows = false;
       return c;
     }();
-    return c;
+    return made;
   }
   FieldProblems check(const PipelineConfig& p, bool state_with_target) const override {
     FieldProblems out = require_key(p, name());

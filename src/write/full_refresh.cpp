@@ -2,6 +2,7 @@
 // table is emptied only after the whole source is staged, inside the same transaction, so
 // readers see the old content until COMMIT and the exclusive lock is held only briefly.
 #include "write/common.hpp"
+#include "tidemark/strategy.hpp"
 #include "write/registry.hpp"
 
 namespace tidemark::write {
@@ -10,18 +11,19 @@ class FullRefresh final : public Writer {
  public:
   std::string name() const override { return "full_refresh"; }
   const WriterCaps& caps() const override {
-    static const WriterCaps c = [] {
+    static const WriterCaps made = [] {
       WriterCaps c;
       c.replaces_all = true;
       return c;
     }();
-    return c;
+    return made;
   }
   FieldProblems check(const PipelineConfig& p, bool) const override {
     FieldProblems out;
-    if (p.detect.strategy != "full")
-      out.emplace_back("target.write",
-                       "full_refresh belongs to strategy full; for an incremental pipeline run `tidemark run --full-refresh`");
+    const Strategy* s = find_strategy(p.detect.strategy);
+    if (!s || !s->caps().replaces_target)
+      out.emplace_back("target.write", "full_refresh belongs to " + strategies_text(&StrategyCaps::replaces_target) +
+                                           "; for an incremental pipeline run `tidemark run --full-refresh`");
     return out;
   }
 

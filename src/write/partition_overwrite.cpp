@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "write/common.hpp"
+#include "tidemark/strategy.hpp"
 #include "write/registry.hpp"
 
 namespace tidemark::write {
@@ -15,20 +16,22 @@ class PartitionOverwrite final : public Writer {
  public:
   std::string name() const override { return "partition_overwrite"; }
   const WriterCaps& caps() const override {
-    static const WriterCaps c = [] {
+    static const WriterCaps made = [] {
       WriterCaps c;
       c.by_window = true;
       return c;
     }();
-    return c;
+    return made;
   }
   FieldProblems check(const PipelineConfig& p, bool) const override {
     FieldProblems out;
     if (!p.target.partition_by)
       out.emplace_back("target.partition_by", "required by write mode partition_overwrite: {column, granularity}");
-    const std::string& s = p.detect.strategy;
-    if (s != "id" && s != "updated_at")
-      out.emplace_back("target.write", "partition_overwrite works with strategies id and updated_at, not " + s);
+    const Strategy* s = find_strategy(p.detect.strategy);
+    if (!s || !s->caps().partition_windows)
+      out.emplace_back("target.write", "partition_overwrite works with " +
+                                           strategies_text(&StrategyCaps::partition_windows) + ", not " +
+                                           p.detect.strategy);
     return out;
   }
 

@@ -12,5 +12,13 @@ static const Registry<Writer>& writers() {
 
 const Writer* find_writer(const std::string& name) { return writers().find(name); }
 std::vector<std::string> writer_names() { return writers().names(); }
+const std::vector<const Writer*>& all_writers() { return writers().all(); }
+
+std::vector<std::string> writers_with(bool WriterCaps::*cap) {
+  std::vector<std::string> out;
+  for (const Writer* w : writers().all())
+    if (w->caps().*cap) out.push_back(w->name());
+  return out;
+}
 
 }  // namespace tidemark

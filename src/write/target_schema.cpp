@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "tidemark/strategy.hpp"
+
 namespace tidemark {
 namespace {
 
@@ -95,15 +97,18 @@ SchemaPlan plan_target_schema(const PipelineConfig& p, const std::vector<ColumnI
         break;
     }
   }
-  if (mode == SchemaChange::kSyncAllColumns)
+  if (mode == SchemaChange::kSyncAllColumns) {
+    const Strategy* strategy = find_strategy(p.detect.strategy);
+    const std::vector<std::string> own = strategy ? strategy->own_columns(p) : std::vector<std::string>{};
     for (const auto& c : *target) {
       const bool in_source = std::any_of(source.begin(), source.end(), [&](const ColumnInfo& s) { return s.name == c.name; });
-      const bool ours = c.name == p.detect.files.file_column && p.detect.strategy == "files";
+      const bool ours = std::find(own.begin(), own.end(), c.name) != own.end();
       if (!in_source && !ours) {
         out.ddl.push_back("ALTER TABLE " + t + " DROP COLUMN " + quote_ident(c.name));
         out.notes.push_back("dropped target column " + c.name + ", which the source no longer has");
       }
     }
+  }
   return out;
 }
 

@@ -11,12 +11,12 @@ class Upsert final : public Writer {
  public:
   std::string name() const override { return "upsert"; }
   const WriterCaps& caps() const override {
-    static const WriterCaps c = [] {
+    static const WriterCaps made = [] {
       WriterCaps c;
       c.needs_unique_key = true;
       return c;
     }();
-    return c;
+    return made;
   }
   FieldProblems check(const PipelineConfig& p, bool) const override { return require_key(p, name()); }
 
