@@ -29,7 +29,7 @@ report "src/pg/internal.hpp outside src/pg" "$(grep -nH 'pg/internal\.hpp' $(sou
 report "a pg object's libpqxx side used in src/run or src/cli" "$(grep -nHE '\.(tx|raw)\(\)' $(sources src/run src/cli))"
 # shellcheck disable=SC2046
 report "SQL built in src/run or src/cli (build it in the core or in src/pg)" \
-  "$(grep -nHE '\bSql[[:space:]]*[({]|\bSql[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*[({]("|std::string)|\.text\(' $(sources src/run src/cli))"
+  "$(grep -nHE '\bSql[[:space:]]*[({]|\bSql[[:space:]]+[A-Za-z_][A-Za-z0-9_]*[[:space:]]*[({]("|std::string)|\.text\(("|std::string)' $(sources src/run src/cli))"
 keywords='SELECT|INSERT|UPDATE|DELETE|ALTER|CREATE|DROP|ANALYZE|TRUNCATE|COPY|WITH|BEGIN|COMMIT|ROLLBACK|SET|GRANT|LOCK|VACUUM|EXPLAIN'
 # shellcheck disable=SC2046
 report "SQL text in a string literal in src/run or src/cli" "$(grep -nHE "\"[[:space:]]*($keywords)[[:space:]]" $(sources src/run src/cli))"

@@ -19,6 +19,8 @@ namespace tidemark::files {
 std::vector<FileInfo> list_files(const std::string& dir, const FilesDetect& f);
 
 const char* action_name(Action a);
+// The target rows of file `rel`: those a load of it replaces (its file_column holds its path).
+Sql file_rows(const FilesDetect& f, const std::string& rel);
 // Whether a run reads the file (load, check, reload); the others are skipped.
 inline bool reads(Action a) { return a == Action::kLoad || a == Action::kCheck || a == Action::kReload; }
 

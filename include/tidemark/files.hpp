@@ -57,14 +57,14 @@ struct Record {
 };
 
 // A problem with a file, at a line (0 = the whole file). what() is "file:line: reason" (or
-// "file: reason"). raw() holds the rejected record's text for a per-record error, else "".
+// "file: reason"). record() holds the rejected record's text for a per-record error, else "".
 class FileError : public RunError {
  public:
   FileError(std::string file, int64_t line, std::string reason, std::string raw = {});
   const std::string& file() const noexcept { return file_; }
   int64_t line() const noexcept { return line_; }
   const std::string& reason() const noexcept { return reason_; }
-  const std::string& raw() const noexcept { return raw_; }
+  const std::string& record() const noexcept { return raw_; }
 
  private:
   std::string file_;

@@ -130,4 +130,8 @@ std::vector<Decision> plan_files(const FilesDetect& f, const std::vector<FileInf
   return out;
 }
 
+Sql file_rows(const FilesDetect& f, const std::string& rel) {
+  return Sql(quote_ident(f.file_column) + " = ").value(rel);
+}
+
 }  // namespace tidemark::files

@@ -103,7 +103,7 @@ class FileLoader {
             if (!reader.next(rec)) return false;
           } catch (const files::FileError& e) {
             if (f_.on_bad_row != BadRows::kQuarantine || !reader.can_continue()) throw;
-            rejects.push_back({e.line(), e.reason(), e.raw()});
+            rejects.push_back({e.line(), e.reason(), e.record()});
             continue;
           }
           if (!skip.count(rec.line)) return true;
@@ -145,7 +145,7 @@ class FileLoader {
     for (const auto& c : copy_cols)
       if (std::find(missing.begin(), missing.end(), c) == missing.end()) insert_cols.push_back(c);
     WriteInput wi{p_.target.table, kStage, insert_cols, p_.target.key, std::nullopt,
-                  Sql(quote_ident(f_.file_column) + " = ").value(file.rel), !p_.target.key.empty()};
+                  files::file_rows(f_, file.rel), !p_.target.key.empty()};
     for (const auto& s : writer_.statements(wi)) {
       const int64_t n = tgt_.exec(s.sql);
       if (s.effect == WriteStatement::Effect::kWritten) out.written += n;

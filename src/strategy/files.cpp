@@ -61,7 +61,7 @@ class FilesStrategy final : public Strategy {
     // Each file replaces its own rows (target_range); its columns and path are known as it is
     // read, so the plan names them by placeholder.
     out.columns = {"<file's columns>", p.detect.files.file_column};
-    out.target_range = Sql(quote_ident(p.detect.files.file_column) + " = ").value("<file>");
+    out.target_range = files::file_rows(p.detect.files, "<file>");
     out.files = files::plan_files(p.detect.files, in.files->listing, in.files->manifest, in.files->now_ns,
                                   p.detect.settle_seconds.value_or(30), req);
     size_t reading = 0;

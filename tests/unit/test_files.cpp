@@ -348,7 +348,7 @@ TEST_CASE("csv: a wrong field count names the physical line, counting newlines i
     FAIL("expected a field-count error");
   } catch (const FileError& e) {
     CHECK(std::string(e.what()) == p + ":5: expected 5 fields, found 4");
-    CHECK(e.raw() == "1,2,3,4");
+    CHECK(e.record() == "1,2,3,4");
   }
   CHECK(reader.can_continue());
 }
