@@ -10,6 +10,7 @@
 
 #include "run/fault.hpp"
 #include "run/run_one.hpp"
+#include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
 #include "tidemark/files.hpp"
@@ -66,7 +67,7 @@ files::Format format_for(const FilesDetect& f, const std::string& rel) {
 
 class FileLoader {
  public:
-  FileLoader(const PipelineConfig& p, pg::Target& tgt, pg::StateStore& store, std::vector<std::string> columns,
+  FileLoader(const PipelineConfig& p, pg::Target& tgt, pg::FileStore& store, std::vector<std::string> columns,
              int64_t run_id)
       : p_(p), f_(p.detect.files), tgt_(tgt), store_(store), columns_(std::move(columns)), run_id_(run_id) {}
 
@@ -150,9 +151,9 @@ class FileLoader {
     }
     rejects.insert(rejects.end(), type_rejects.begin(), type_rejects.end());
     for (const auto& r : rejects)
-      store_.add_reject(tgt_.tx(), p_.name, file.rel, r.line, valid_utf8(r.reason), valid_utf8(r.raw), run_id_);
+      store_.add_reject(tgt_, p_.name, file.rel, r.line, valid_utf8(r.reason), valid_utf8(r.raw), run_id_);
     out.rejected = static_cast<int64_t>(rejects.size());
-    store_.record_file(tgt_.tx(), p_.name, file, checksum, out.rows, out.rejected, run_id_);
+    store_.record_file(tgt_, p_.name, file, checksum, out.rows, out.rejected, run_id_);
     return out;  // the caller commits, with the run record
   }
 
@@ -160,7 +161,7 @@ class FileLoader {
   const PipelineConfig& p_;
   const FilesDetect& f_;
   pg::Target& tgt_;
-  pg::StateStore& store_;
+  pg::FileStore& store_;
   std::vector<std::string> columns_;
   int64_t run_id_;
 };
@@ -174,9 +175,10 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
   const auto t0 = std::chrono::steady_clock::now();
   const FilesDetect& f = p.detect.files;
   pg::Connection conn(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
-  pg::StateStore store(conn, cfg.state.schema);
-  if (!opts.dry_run) store.ensure_schema();
-  pg::PipelineLock lock(store, p.name, !opts.dry_run);
+  const std::unique_ptr<StateBackend> state = open_state(cfg, p, conn);  // the target's: validated
+  state->prepare(opts.dry_run);
+  pg::FileStore store(conn, cfg.state.schema);  // the manifest
+  pg::PipelineLock lock(conn, cfg.state.schema, p.name, !opts.dry_run);
 
   // --full-refresh reloads every file (each replacing its own rows), like a range of all time.
   RunRequest req = opts.request;
@@ -203,7 +205,7 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
     return res;
   }
 
-  res.run_id = store.start_run(p.name, mode_name(opts.request.mode), Watermark{});
+  res.run_id = state->start_run(mode_name(opts.request.mode), Watermark{});
   log::PipelineScope::set_run_id(res.run_id);
   pg::Target tgt(conn);
   std::vector<std::string> columns;
@@ -240,8 +242,8 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
         res.rows_read += l.rows;
         res.rows_written += l.written;
         res.rows_deleted += l.deleted;
-        store.finish_run(tgt.tx(), pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written,
-                                                 res.rows_deleted, std::nullopt, ""});
+        state->save_with_data(tgt, {}, std::nullopt, pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written,
+                                                                   res.rows_deleted, std::nullopt, ""}, {});
         fault_point("before_commit");
         tgt.commit();
         fault_point("after_commit");
@@ -257,19 +259,19 @@ PipelineResult run_files(const Config& cfg, const PipelineConfig& p, const RunOp
     }
   } catch (...) {
     tgt.abort();
-    record_failed_run(store, res);
+    state->failed(res, std::nullopt);
     throw;
   }
   res.window = std::to_string(loaded) + " file(s) loaded, " + std::to_string(skipped) + " skipped" +
                (failures.empty() ? "" : ", " + std::to_string(failures.size()) + " failed");
   if (!failures.empty()) {
     const std::string why = std::to_string(failures.size()) + " file(s) failed and stay unloaded; first: " + failures[0];
-    store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
-                                   std::nullopt, why});
+    state->finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
+                                    std::nullopt, why});
     throw RunError(why);
   }
-  store.finish_run(pg::RunRecord{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted,
-                                 std::nullopt, ""});
+  state->finish_run(pg::RunRecord{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted,
+                                  std::nullopt, ""});
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

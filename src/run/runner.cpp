@@ -188,12 +188,12 @@ PipelineResult run_steps(const Config& cfg, const PipelineConfig& p, const RunOp
   const RunRequest& req = opts.request;
 
   Connections conns = connect(cfg, p);
-  pg::StateStore store(*conns.state, cfg.state.schema);
-  RunState state(cfg, p, store);
+  const std::unique_ptr<StateBackend> backend = open_state(cfg, p, *conns.state);
+  StateBackend& state = *backend;
   pr.state_where = state.where();
   state.prepare(opts.dry_run);
   const bool shared = req.chunk.has_value();  // backfill chunks run side by side
-  pg::PipelineLock lock(store, p.name, !opts.dry_run, shared);
+  pg::PipelineLock lock(*conns.state, cfg.state.schema, p.name, !opts.dry_run, shared);
   pr.state_ready = !opts.dry_run;
 
   StoredState st = state.load();
@@ -323,9 +323,9 @@ PipelineResult run_steps(const Config& cfg, const PipelineConfig& p, const RunOp
     if (next) res.after = *next;
     pg::RunRecord rec{res.run_id,       last ? "succeeded" : "running", res.rows_read, res.rows_written,
                       res.rows_deleted, res.after,                      ""};
-    RunState::Chunk chunk;
+    StateBackend::Chunk chunk;
     if (req.chunk) chunk = std::make_pair(*req.chunk, *req.from);
-    if (state.with_data()) state.save_with_data(tgt.tx(), seen, next, rec, chunk);
+    if (state.with_data()) state.save_with_data(tgt, seen, next, rec, chunk);
     fault_point("before_commit");
     tgt.commit();
     pr.in_transaction = false;
