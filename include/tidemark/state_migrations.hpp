@@ -34,6 +34,11 @@ struct LegacyStateLayout {
 // add already there. The later ones are written to be harmless on what a partial earlier
 // layout may hold (IF NOT EXISTS), so starting there loses nothing.
 int legacy_state_version(const LegacyStateLayout& found);
+// The version to migrate from, given the one schema_version records (-1: none) and what the
+// schema holds: the recorded one, unless a table or column of the layouts before versions is
+// missing (a schema of an earlier tidemark, or one changed by hand), then from there. Every
+// migration is harmless on what it finds there already, so applying it again loses nothing.
+int state_version_to_migrate_from(int recorded, const LegacyStateLayout& found);
 
 // The version table: one row, the schema's version. Created by the first migration run (also
 // on a legacy schema, which has none).

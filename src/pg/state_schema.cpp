@@ -2,6 +2,8 @@
 // brought to the latest in one transaction when it is behind or absent.
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "pg/pg.hpp"
 #include "pg/state_sql.hpp"
 #include "tidemark/state_migrations.hpp"
@@ -12,26 +14,33 @@ using state_sql::table;
 
 namespace {
 
-// Which tables and columns of the migrations a schema without schema_version holds.
-LegacyStateLayout legacy_layout(pqxx::transaction_base& tx, const std::string& schema) {
+// The catalog lookups of what a schema holds (no privilege on the tables needed), as columns
+// of a SELECT, in LegacyStateLayout's order.
+std::string layout_columns(pqxx::transaction_base& tx, const std::string& schema) {
   const auto rel = [&](const char* t) { return "to_regclass(" + tx.quote(table(schema, t)) + ") IS NOT NULL"; };
   const auto col = [&](const char* t, const char* c) {
     return "EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(" + tx.quote(table(schema, t)) +
            ") AND attname = " + tx.quote(c) + " AND NOT attisdropped)";
   };
-  const pqxx::row r = tx.exec1("SELECT " + rel("pipeline_state") + ", " + rel("runs") + ", " + rel("backfill_chunks") +
-                               ", " + col("backfill_chunks", "attempts") + ", " + rel("backfills") + ", " +
-                               rel("files") + ", " + rel("rejects") + ", " + col("pipeline_state", "identity"));
+  return rel("pipeline_state") + ", " + rel("runs") + ", " + rel("backfill_chunks") + ", " +
+         col("backfill_chunks", "attempts") + ", " + rel("backfills") + ", " + rel("files") + ", " + rel("rejects") +
+         ", " + col("pipeline_state", "identity");
+}
+
+LegacyStateLayout layout_from(const pqxx::row& r, int first) {
   LegacyStateLayout l;
-  l.pipeline_state = r[0].as<bool>();
-  l.runs = r[1].as<bool>();
-  l.backfill_chunks = r[2].as<bool>();
-  l.chunk_attempts = r[3].as<bool>();
-  l.backfills = r[4].as<bool>();
-  l.files = r[5].as<bool>();
-  l.rejects = r[6].as<bool>();
-  l.state_identity = r[7].as<bool>();
+  bool* fields[] = {&l.pipeline_state, &l.runs,  &l.backfill_chunks, &l.chunk_attempts,
+                    &l.backfills,      &l.files, &l.rejects,         &l.state_identity};
+  for (bool* f : fields) *f = r[first++].as<bool>();
   return l;
+}
+
+LegacyStateLayout layout_of(pqxx::transaction_base& tx, const std::string& schema) {
+  return layout_from(tx.exec1("SELECT " + layout_columns(tx, schema)), 0);
+}
+
+std::string version_query(const std::string& schema) {
+  return "(SELECT coalesce(max(version), -1) FROM " + table(schema, "schema_version") + ")";
 }
 
 }  // namespace
@@ -40,22 +49,27 @@ void ensure_state_schema(Connection& c, const std::string& schema) {
   if (c.state_ready(schema)) return;
   const int latest = latest_state_version();
   try {
-    bool denied = false;
-    try {  // the common case: one cheap query per connection
+    {
       pqxx::nontransaction tx(c.raw());
-      if (tx.exec1("SELECT coalesce(max(version), -1) FROM " + table(schema, "schema_version"))[0].as<int>() >= latest) {
+      int recorded = -1;  // none, or not readable
+      bool denied = false;
+      std::optional<LegacyStateLayout> found;
+      try {  // the common case: one cheap query per connection
+        const pqxx::row r = tx.exec1("SELECT " + version_query(schema) + ", " + layout_columns(tx, schema));
+        recorded = r[0].as<int>();
+        found = layout_from(r, 1);
+      } catch (const pqxx::undefined_table&) {  // a first run, or a schema of a tidemark before versions
+      } catch (const pqxx::insufficient_privilege&) {  // a role granted the tables of an earlier tidemark only
+        denied = true;
+      }
+      if (!found) found = layout_of(tx, schema);
+      if (recorded >= 0 && state_version_to_migrate_from(recorded, *found) >= latest) {
         c.set_state_ready(schema);
         return;
       }
-    } catch (const pqxx::undefined_table&) {  // a first run, or a schema of a tidemark before versions
-    } catch (const pqxx::insufficient_privilege&) {  // a role granted the tables of an earlier tidemark only
-      denied = true;
-    }
-    {
       // A role that may use the state tables but not read the version or create its table
       // runs as it did before versions, as long as every table and column is there.
-      pqxx::nontransaction tx(c.raw());
-      if (legacy_state_version(legacy_layout(tx, schema)) >= latest &&
+      if (recorded < 0 && legacy_state_version(*found) >= latest &&
           (denied || !tx.exec1("SELECT coalesce((SELECT has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE "
                                "nspname = " + tx.quote(schema) + "), false)")[0].as<bool>())) {
         c.set_state_ready(schema);
@@ -67,16 +81,19 @@ void ensure_state_schema(Connection& c, const std::string& schema) {
     // earlier version is kept out too): CREATE … IF NOT EXISTS races on the catalog otherwise.
     tx.exec("SELECT pg_advisory_xact_lock(hashtextextended(" + tx.quote("tidemark-schema:" + schema) + ", 0))");
     tx.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema));
-    int recorded = -1;  // by another process, perhaps, while this one waited for the lock
+    // Looked at again under the lock: another process may have migrated meanwhile.
+    int recorded = -1;
     if (tx.exec1("SELECT to_regclass(" + tx.quote(table(schema, "schema_version")) + ") IS NOT NULL")[0].as<bool>())
-      recorded = tx.exec1("SELECT coalesce(max(version), -1) FROM " + table(schema, "schema_version"))[0].as<int>();
-    int version = recorded;
-    if (version < 0) {  // no version recorded: what the tables hold says which
-      version = legacy_state_version(legacy_layout(tx, schema));
+      recorded = tx.exec1("SELECT " + version_query(schema))[0].as<int>();
+    const int from = state_version_to_migrate_from(recorded, layout_of(tx, schema));
+    if (recorded < 0) {
       tx.exec(state_version_table_ddl(schema));
-      if (version > 0) spdlog::info("state schema {}: made by an earlier tidemark, found at version {}", schema, version);
+      if (from > 0) spdlog::info("state schema {}: made by an earlier tidemark, found at version {}", schema, from);
+    } else if (from < recorded) {
+      spdlog::debug("state schema {}: at version {} but without tables or columns of version {}; migrating again from it",
+                   schema, recorded, from + 1);
     }
-    for (const StateMigration& m : migrations_after(version, schema)) {
+    for (const StateMigration& m : migrations_after(from, schema)) {
       spdlog::debug("state schema {}: migration {}: {}", schema, m.version, m.what);
       for (const auto& s : m.statements) tx.exec(s);
     }

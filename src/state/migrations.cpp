@@ -1,8 +1,11 @@
 // The state schema's migrations (tidemark/state_migrations.hpp). Versions 1 to 5 are the
 // layouts tidemark made before schema_version existed, in the order they appeared; their DDL
 // keeps IF NOT EXISTS because a legacy schema may hold part of a later one. A new migration
-// appends a version and never edits an earlier one.
+// appends a version, never edits an earlier one, and is harmless on a schema that already
+// has what it adds (state_version_to_migrate_from may start below it).
 #include "tidemark/state_migrations.hpp"
+
+#include <algorithm>
 
 #include "tidemark/sql.hpp"
 
@@ -77,6 +80,13 @@ int legacy_state_version(const LegacyStateLayout& f) {
   int version = 0;
   while (version < static_cast<int>(sizeof has / sizeof has[0]) && has[version]) ++version;
   return version;
+}
+
+int state_version_to_migrate_from(int recorded, const LegacyStateLayout& found) {
+  constexpr int kBeforeVersions = 5;  // the last version legacy_state_version can tell
+  const int legacy = legacy_state_version(found);
+  if (recorded < 0 || legacy < kBeforeVersions) return recorded < 0 ? legacy : std::min(recorded, legacy);
+  return recorded;
 }
 
 // `single` keeps it to one row: every migration run updates that row.

@@ -69,3 +69,24 @@ TEST_CASE("a schema without a version table is at the version of the migrations 
   l.backfill_chunks = true;
   CHECK(legacy_state_version(l) == 0);
 }
+
+TEST_CASE("migrating starts at the recorded version unless a table or column of an earlier one is missing",
+          "[unit][state]") {
+  LegacyStateLayout all;
+  all.pipeline_state = all.runs = all.backfill_chunks = all.chunk_attempts = all.backfills = all.files = all.rejects =
+      all.state_identity = true;
+  const int latest = latest_state_version();
+  CHECK(state_version_to_migrate_from(latest, all) == latest);  // the common case: nothing to do
+  CHECK(state_version_to_migrate_from(latest + 2, all) == latest + 2);
+  CHECK(state_version_to_migrate_from(3, all) == 3);  // recorded behind: from there
+  CHECK(state_version_to_migrate_from(-1, all) == legacy_state_version(all));  // no version table
+  CHECK(state_version_to_migrate_from(-1, LegacyStateLayout{}) == 0);          // a first run
+  // A column dropped by hand (or a table) is added again: from the migration that adds it.
+  LegacyStateLayout no_identity = all;
+  no_identity.state_identity = false;
+  CHECK(state_version_to_migrate_from(latest, no_identity) == 4);
+  LegacyStateLayout no_files = all;
+  no_files.files = false;
+  CHECK(state_version_to_migrate_from(latest, no_files) == 3);
+  CHECK(state_version_to_migrate_from(2, no_files) == 2);
+}
