@@ -56,8 +56,8 @@ std::optional<StateIdentity> check_state_identity(const Config& cfg, const Pipel
 }
 
 std::unique_ptr<StateBackend> open_state(const Config& cfg, const PipelineConfig& p, pg::Connection& state) {
-  if (cfg.state.file.empty()) return std::make_unique<SchemaState>(cfg, p, state);
-  return std::make_unique<FileState>(cfg, p, [](const char* point) { fault_point(point); });
+  if (cfg.state.file.empty()) return schema_state(cfg, p, state);
+  return file_state(cfg, p, [](const char* point) { fault_point(point); });
 }
 
 }  // namespace tidemark
@@ -68,11 +68,11 @@ void record_failure_before_run(const Config& cfg, const PipelineConfig& p, const
                                const std::optional<Watermark>& before, double seconds) {
   const std::string why = redact_text(current_error());
   try {
-    if (!cfg.state.file.empty()) return FileState(cfg, p).record_failure(mode, before, why, seconds);
+    if (!cfg.state.file.empty()) return file_state(cfg, p)->record_failure(mode, before, why, seconds);
     // On a connection of its own: the run's may be what failed.
     const std::string& name = cfg.state_connection(p);
     pg::Connection c(name, cfg.connections.at(name), "tidemark");
-    SchemaState(cfg, p, c).record_failure(mode, before, why, seconds);
+    schema_state(cfg, p, c)->record_failure(mode, before, why, seconds);
   } catch (const std::exception& e) {
     spdlog::warn("could not record the failed run: {}", redact_text(e.what()));
   }

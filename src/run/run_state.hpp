@@ -66,63 +66,12 @@ class StateBackend {
                               const std::string& error, double seconds) = 0;
 };
 
-// The state schema on the state connection (schema_state.cpp).
-class SchemaState : public StateBackend {
- public:
-  SchemaState(const Config& cfg, const PipelineConfig& p, pg::Connection& state);
-  std::string where() const override { return where_; }
-  void prepare(bool dry_run) override;
-  StoredState load() override;
-  void check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
-                      bool dry_run) override;
-  int64_t start_run(const std::string& mode, const Watermark& before) override;
-  bool with_data() const override { return with_data_; }
-  void save_with_data(pg::Target& tgt, const StoredState& seen, const std::optional<Watermark>& next,
-                      const pg::RunRecord& rec, const Chunk& chunk) override;
-  void save_after_data(const StoredState& seen, const std::optional<Watermark>& next, const pg::RunRecord& rec,
-                       const Chunk& chunk) override;
-  void failed(const PipelineResult& res, const std::optional<Watermark>& after) override;
-  void record_failure(const std::string& mode, const std::optional<Watermark>& before, const std::string& error,
-                      double seconds) override;
-
- private:
-  const Config& cfg_;
-  const PipelineConfig& p_;
-  pg::Connection& conn_;
-  pg::StateStore store_;
-  pg::ChunkStore chunks_;
-  bool with_data_;
-  std::string where_;
-};
-
-// The state file (file_state.cpp): written after the data commit, the run's outcome in place
-// of a runs row. `step` is the file's crash-test hook (StateFile).
-class FileState : public StateBackend {
- public:
-  FileState(const Config& cfg, const PipelineConfig& p, std::function<void(const char*)> step = {});
-  std::string where() const override { return "state file " + file_.path(); }
-  void prepare(bool dry_run) override;
-  StoredState load() override;
-  void check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
-                      bool dry_run) override;
-  int64_t start_run(const std::string& mode, const Watermark& before) override;
-  bool with_data() const override { return false; }
-  void save_with_data(pg::Target& tgt, const StoredState& seen, const std::optional<Watermark>& next,
-                      const pg::RunRecord& rec, const Chunk& chunk) override;
-  void save_after_data(const StoredState& seen, const std::optional<Watermark>& next, const pg::RunRecord& rec,
-                       const Chunk& chunk) override;
-  void failed(const PipelineResult& res, const std::optional<Watermark>& after) override;
-  void record_failure(const std::string& mode, const std::optional<Watermark>& before, const std::string& error,
-                      double seconds) override;
-
- private:
-  LastRun last_run(const pg::RunRecord& rec) const;
-  const Config& cfg_;
-  const PipelineConfig& p_;
-  StateFile file_;
-  std::string mode_, started_at_;
-  std::optional<StateIdentity> identity_;  // what a save records
-};
+// The state schema on `state`, the state connection (schema_state.cpp).
+std::unique_ptr<StateBackend> schema_state(const Config& cfg, const PipelineConfig& p, pg::Connection& state);
+// The state file (file_state.cpp): written after the data commit, the run's outcome in place of
+// a runs row. `step` is the file's crash-test hook (StateFile).
+std::unique_ptr<StateBackend> file_state(const Config& cfg, const PipelineConfig& p,
+                                         std::function<void(const char*)> step = {});
 
 // The state of pipeline `p` as `cfg` keeps it: the state file, or the state schema on `state`
 // (the state connection).

@@ -3,6 +3,7 @@
 // DDL) is recognised and brought to the latest without losing its state, runs or chunks.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 
 #include "integration/harness.hpp"
@@ -123,4 +124,50 @@ TEST_CASE("concurrent first runs of two pipelines on a new state schema both suc
   CHECK(s.db().value("SELECT version FROM " + s.state() + ".schema_version") == kLatest);
   CHECK(s.db().count(s.tgt() + ".a") == 10);
   CHECK(s.db().count(s.tgt() + ".b") == 10);
+}
+
+TEST_CASE("a role granted only the tables of an earlier tidemark's state schema runs as before, versioned or not",
+          "[pg][state_schema]") {
+  tmtest::Scenario s;
+  setup(s);
+  legacy_state(s, false);
+  const std::string role = "tm_state_" + s.src().substr(4);
+  struct Drop {
+    tmtest::Db& db;
+    std::string role;
+    ~Drop() {
+      try {
+        db.exec("DROP OWNED BY " + role + "; DROP ROLE IF EXISTS " + role);
+      } catch (...) {
+      }
+    }
+  } drop{s.db(), role};
+  s.db().exec("CREATE ROLE " + role + " NOLOGIN; GRANT USAGE ON SCHEMA " + s.src() + ", " + s.tgt() + ", " + s.state() +
+              " TO " + role + "; GRANT SELECT ON " + s.src() + ".t TO " + role + "; GRANT ALL ON " + s.tgt() + ".t TO " +
+              role + "; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s.state() + " TO " + role +
+              "; GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + s.state() + " TO " + role);
+  const std::string dsn = tmtest::test_dsn();
+  const std::string as_role = dsn.rfind("postgres", 0) == 0
+                                  ? dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "options=-crole%3D" + role
+                                  : dsn + " options='-crole=" + role + "'";
+  const std::string config = s.dir() + "/role.yaml";
+  std::ofstream(config) << "version: 1\nconnections:\n  db: \"" << as_role << "\"\nstate:\n  schema: " << s.state()
+                        << "\npipelines:\n  - name: t\n    source: {connection: db, table: " << s.src()
+                        << ".t}\n    detect: {strategy: id, cursor: id}\n    target: {connection: db, table: " << s.tgt()
+                        << ".t, key: [id]}\n";
+  // It may not create schema_version: the schema is used as it is.
+  const CliResult first = tmtest::run_cli({"run", "-c", config});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(s.db().value("SELECT to_regclass('" + s.state() + ".schema_version') IS NULL") == "t");
+  CHECK(s.db().count(s.tgt() + ".t") == 10);
+  // The owner's run records the version; the role may not read it, and still runs.
+  s.db().exec("INSERT INTO " + s.src() + ".t VALUES (11, 'v')");
+  REQUIRE(s.run().exit_code == 0);
+  CHECK(s.db().value("SELECT version FROM " + s.state() + ".schema_version") == kLatest);
+  s.db().exec("INSERT INTO " + s.src() + ".t VALUES (12, 'v')");
+  const CliResult again = tmtest::run_cli({"run", "-c", config});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(s.db().count(s.tgt() + ".t") == 12);
 }
