@@ -1,14 +1,8 @@
 // The Prometheus text of `run --metrics-file` (pure) and its atomic replacement.
 #include "metrics/metrics.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 #include "tidemark/errors.hpp"
 #include "tidemark/file_util.hpp"

@@ -1,7 +1,7 @@
 // `state: {file: path}`: pipeline state in one local JSON file (tidemark/state_file.hpp). The
 // document carries a SHA-256 of its canonical `pipelines` dump, so a hand edit is an error, and
-// every write is a read-modify-write under an exclusive flock, made atomic by a temp file,
-// fsync, rename and fsync of the directory.
+// every write is a read-modify-write under an exclusive flock, made atomic by
+// replace_file_atomically (temp file, fsync, rename, fsync of the directory).
 #include "tidemark/state_file.hpp"
 
 #include <dirent.h>
