@@ -69,7 +69,4 @@ IdentityVerdict judge_identity(const PipelineConfig& p, const std::optional<Stat
 // and overwrite the same rows; a full refresh would empty it): nullopt when they differ.
 std::optional<std::string> same_table_problem(const PipelineConfig& p, const StateIdentity& now);
 
-// SHA-256 of `data` as lowercase hex (OpenSSL).
-std::string sha256_hex(const std::string& data);
-
 }  // namespace tidemark

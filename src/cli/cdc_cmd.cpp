@@ -45,14 +45,15 @@ int cmd_drop_slot(const DropSlotArgs& a) {
   pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
   pg::StateStore store(state, cfg.state.schema);
   store.ensure_schema();
-  if (!store.try_lock(p->name)) throw LockBusy("pipeline " + p->name + " is running (advisory lock held); try again");
+  pg::AdvisoryLocks locks(state, cfg.state.schema);
+  if (!locks.try_lock(p->name)) throw LockBusy("pipeline " + p->name + " is running (advisory lock held); try again");
   pg::Connection source(p->source.connection, cfg.connections.at(p->source.connection), "tidemark");
   pg::ChangeSource changes(source, slot);
   const bool existed = changes.info().exists;
   if (existed) changes.drop();
   // Without its slot the position means nothing: the next run starts with a new snapshot.
   store.forget(p->name);
-  store.unlock(p->name);
+  locks.unlock(p->name);
   std::cout << (existed ? "dropped slot " + slot : "slot " + slot + " did not exist") << "; pipeline " << p->name
             << " starts over with a snapshot on its next run\n";
   return kExitOk;

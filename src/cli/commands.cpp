@@ -138,7 +138,7 @@ int cmd_status(const StatusArgs& a) {
       pg::Connection c(conn, cfg.connections.at(conn), "tidemark");
       pg::StateStore store(c, cfg.state.schema);
       for (auto& r : store.status(names)) rows[r.pipeline] = r;
-      for (auto& b : store.backfills(names)) backfills.push_back(b);
+      for (auto& b : pg::ChunkStore(c, cfg.state.schema).backfills(names)) backfills.push_back(b);
     } catch (const RunError& e) {
       spdlog::error("{}", e.what());
       rc = kExitRunFailed;

@@ -19,7 +19,7 @@ struct RunArgs {
   std::string lease = "1m";
   bool advance_watermark = false;
   bool json = false;
-  std::string metrics_file;  // Prometheus textfile written after the runs (cli/metrics.hpp)
+  std::string metrics_file;  // Prometheus textfile written after the runs (metrics/metrics.hpp)
 };
 
 struct StatusArgs {

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "pg/history.hpp"
 #include "tidemark/errors.hpp"
 
@@ -127,13 +127,13 @@ bool write_run_metrics(const Config& cfg, const std::vector<PipelineResult>& res
       auto& names = by_state[cfg.state_connection(*p)];
       if (std::find(names.begin(), names.end(), r.pipeline) == names.end()) names.push_back(r.pipeline);
     }
-  std::map<std::string, RunFacts> facts;
+  std::map<std::string, metrics::RunFacts> facts;
   for (const auto& [conn, names] : by_state) {
     try {
       pg::Connection c(conn, cfg.connections.at(conn), "tidemark");
       // The margin allows for a state server whose clock runs behind ours.
       for (const auto& f : pg::pipeline_facts(c, cfg.state.schema, names, since - 600))
-        facts[f.pipeline] = RunFacts{true, f.last_success, f.safe_cursor, f.run_seconds};
+        facts[f.pipeline] = metrics::RunFacts{true, f.last_success, f.safe_cursor, f.run_seconds};
     } catch (const std::exception& e) {
       // The run itself has said why; the file keeps the last success it had.
       spdlog::debug("metrics: state database '{}' not reached, using {} for the last success: {}", conn, path, e.what());
@@ -143,17 +143,17 @@ bool write_run_metrics(const Config& cfg, const std::vector<PipelineResult>& res
   if (std::ifstream in{path}) {
     std::stringstream text;
     text << in.rdbuf();
-    previous = parse_metric(text.str(), "tidemark_last_success_timestamp_seconds");
+    previous = metrics::parse_metric(text.str(), "tidemark_last_success_timestamp_seconds");
   }
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const auto metrics = pipeline_metrics(cfg, results, facts, previous, now);
+  const auto series = metrics::pipeline_metrics(cfg, results, facts, previous, now);
   try {
-    write_file_atomically(path, metrics_text(metrics));
+    metrics::write_file_atomically(path, metrics::metrics_text(series));
   } catch (const RunError& e) {
     spdlog::error("{}", e.what());
     return false;
   }
-  spdlog::debug("metrics of {} pipeline(s) written to {}", metrics.size(), path);
+  spdlog::debug("metrics of {} pipeline(s) written to {}", series.size(), path);
   return true;
 }
 

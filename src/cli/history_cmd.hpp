@@ -19,7 +19,7 @@ struct HistoryArgs {
 
 int cmd_history(const HistoryArgs& a);
 
-// Writes the metrics of `results` to `path` (cli/metrics.hpp), asking each state database
+// Writes the metrics of `results` to `path` (metrics/metrics.hpp), asking each state database
 // for the last success and safe mark; `since` is when the command started (Unix time). False
 // (after logging the error) when the file could not be written; the old file is then intact.
 bool write_run_metrics(const Config& cfg, const std::vector<PipelineResult>& results, const std::string& path,

@@ -175,7 +175,7 @@ int cmd_state_import(const StateArgs& a) {
     // The pipeline's lock (on its state or target database) keeps runs out while its state changes.
     SchemaStore s(cfg, p);
     if (cfg.state.file.empty()) s.store->ensure_schema();
-    pg::PipelineLock lock(*s.store, name, true, false, "state not imported");
+    pg::PipelineLock lock(*s.conn, cfg.state.schema, name, true, false, "state not imported");
     StoredState current;
     std::optional<StateFile> file;
     if (!cfg.state.file.empty()) {
@@ -218,7 +218,7 @@ int cmd_state_adopt(const StateArgs& a) {
   for (const PipelineConfig* p : selected) {
     SchemaStore s(cfg, *p);
     if (cfg.state.file.empty()) s.store->ensure_schema();
-    pg::PipelineLock lock(*s.store, p->name, true, false, "state not adopted");
+    pg::PipelineLock lock(*s.conn, cfg.state.schema, p->name, true, false, "state not adopted");
     std::optional<StateFile> file;
     if (!cfg.state.file.empty()) file.emplace(cfg.state.file);
     const StoredState st = file ? file->load(p->name) : s.store->load(p->name);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ class row;
 class result;
 }  // namespace pqxx
 
+#include "pg/state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
 #include "tidemark/identity.hpp"
@@ -61,9 +63,14 @@ class Connection {
   // The TimeZone this session had before tidemark set its own (UTC): what the connection's
   // options/PGTZ, ALTER ROLE/DATABASE … SET and postgresql.conf give the role's sessions.
   const std::string& session_time_zone() const { return session_time_zone_; }
+  // The state schemas ensure_state_schema found at the latest version on this connection:
+  // looked for once per connection, by whichever state class asks first.
+  bool state_ready(const std::string& schema) const { return state_ready_.count(schema) > 0; }
+  void set_state_ready(const std::string& schema) { state_ready_.insert(schema); }
 
  private:
   std::string name_;
+  std::set<std::string> state_ready_;  // state schemas known to be at the latest version
   std::unique_ptr<pqxx::connection_base, void (*)(pqxx::connection_base*)> conn_;
   std::string session_time_zone_;
 };
@@ -229,158 +236,5 @@ Endpoint identify(Connection& c, const std::optional<QualifiedName>& table);
 
 // `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
 InspectedTable inspect_table(Connection& c, const QualifiedName& table);
-
-struct RunRecord {
-  int64_t id = 0;
-  std::string status;  // running | succeeded | failed
-  int64_t rows_read = 0, rows_written = 0, rows_deleted = 0;
-  std::optional<Watermark> watermark_after;
-  std::string error;
-};
-
-struct Chunk {
-  std::string from, to;
-};
-
-class StateStore;
-
-// A pipeline's advisory lock held for a scope. With `take` false (a dry run) it holds nothing.
-// An exclusive lock another session holds throws LockBusy ("pipeline X is already running
-// (advisory lock held); <what>"); a shared one is waited for.
-class PipelineLock {
- public:
-  PipelineLock(StateStore& store, std::string pipeline, bool take, bool shared = false,
-               const std::string& what = "skipped");
-  ~PipelineLock();
-  PipelineLock(const PipelineLock&) = delete;
-  PipelineLock& operator=(const PipelineLock&) = delete;
-
- private:
-  StateStore& store_;
-  std::string pipeline_;
-  bool held_, shared_;
-};
-
-struct ChunkClaim {
-  // kClaimed: `chunk` is ours; kBusy: chunks are left, all with live workers; kNone: all done.
-  enum class Kind { kClaimed, kBusy, kNone } kind = Kind::kNone;
-  Chunk chunk;
-  std::string previous_worker;  // set when a running chunk was taken over from a dead worker
-};
-
-struct BackfillProgress {
-  std::string pipeline, range_from, range_to, last_finished;
-  int64_t done = 0, total = 0, rows_written = 0, rows_read = 0;
-  // Chunks with a live worker: a lease not run out, and the chunk's advisory lock held by a
-  // session. A chunk marked running without both lost its worker: it counts as `failed`,
-  // with the chunks whose worker failed (released or marked by the backfill's parent).
-  int64_t running = 0, failed = 0;
-};
-
-// What chunks done by given workers since a point of the runs table amount to.
-struct ChunkTotals {
-  int64_t chunks = 0, rows_read = 0, rows_written = 0, rows_deleted = 0;
-};
-
-struct StatusRow {
-  std::string pipeline;
-  bool has_state = false;
-  std::string strategy;
-  Watermark watermark;
-  std::string state_updated_at;
-  int64_t last_run_id = 0;
-  std::string last_mode, last_status, last_started, last_finished, last_error;
-  int64_t last_rows_read = 0, last_rows_written = 0;
-};
-
-// tidemark.pipeline_state / tidemark.runs in the state database, and the per-pipeline
-// advisory lock (session level, on this connection).
-class StateStore {
- public:
-  StateStore(Connection& c, std::string schema) : c_(c), schema_(std::move(schema)) {}
-  void ensure_schema();
-  // The pipeline's lock: exclusive for runs (false when taken), shared and waited for by
-  // backfill chunks, which may run side by side but never beside an incremental run.
-  bool try_lock(const std::string& pipeline, bool shared = false);
-  void unlock(const std::string& pipeline, bool shared = false);
-  // Backfill chunk claims (SELECT … FOR UPDATE SKIP LOCKED, a lease, and the chunk's session
-  // advisory lock): a chunk not done and not with a live worker becomes `worker`'s for
-  // `lease_seconds`, renewed by renew_lease (false: the chunk was taken over meanwhile).
-  // release_chunk puts a chunk that is still running back to pending and drops the lock.
-  ChunkClaim claim_chunk(const std::string& pipeline, const ChunkRef& range, const std::string& worker,
-                         int64_t lease_seconds);
-  bool renew_lease(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker,
-                   int64_t lease_seconds);
-  // A chunk still running (its load failed) becomes 'failed': claimable at once, and shown so.
-  void release_chunk(const std::string& pipeline, const ChunkRef& range, const Chunk& c, const std::string& worker);
-  // The chunks a worker that died or failed left running become 'failed' (a --jobs parent
-  // calls it for each worker process that did not exit 0).
-  void fail_worker_chunks(const std::string& pipeline, const ChunkRef& range, const std::string& worker);
-  // The highest run id so far (0 for none): chunks done later have larger run ids.
-  int64_t last_run_id();
-  // The chunks of the range that `workers` committed with a run id above `after_run_id`.
-  ChunkTotals chunk_totals(const std::string& pipeline, const ChunkRef& range, const std::vector<std::string>& workers,
-                           int64_t after_run_id);
-  StoredState load(const std::string& pipeline);
-  void forget(const std::string& pipeline);  // deletes the pipeline's state row
-  // `tidemark state import`: the pipeline's state becomes `w` (as a new version), of `identity`
-  // (nullopt: none recorded; the next run records its own).
-  void put(const std::string& pipeline, const std::string& strategy, const Watermark& w,
-           const std::optional<StateIdentity>& identity);
-  // What the pipeline's state is of (docs/correctness.md#identity-of-state): every save() of
-  // this store records `identity` from now on (without it a save keeps the stored one).
-  void record_identity(const StateIdentity& identity) { identity_ = identity; }
-  // Records `identity` for the pipeline's existing state, keeping its watermark and version;
-  // with `only_if_none`, only when it has none yet. False when no row changed.
-  bool set_identity(const std::string& pipeline, const StateIdentity& identity, bool only_if_none);
-  int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
-  // A run that failed before start_run: a finished 'failed' record of its own that began
-  // `seconds` ago, with nothing read or written.
-  void record_failure(const std::string& pipeline, const std::string& mode, const std::optional<Watermark>& before,
-                      const std::string& error, double seconds);
-  // Compare-and-set inside `tx`: throws StateConflict when another run moved the state.
-  void save(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& strategy,
-            const StoredState& seen, const Watermark& next);
-  void finish_run(pqxx::transaction_base& tx, const RunRecord& r);
-  void finish_run(const RunRecord& r);  // in its own transaction
-  // save() (when `next` is set) and finish_run() in one transaction of the state database.
-  void save_and_finish(const std::string& pipeline, const std::string& strategy, const StoredState& seen,
-                       const std::optional<Watermark>& next, const RunRecord& r,
-                       const std::optional<std::pair<ChunkRef, std::string>>& chunk = std::nullopt);
-  std::vector<StatusRow> status(const std::vector<std::string>& pipelines);
-
-  // Backfill chunk bookkeeping (tidemark.backfill_chunks). register_chunks records the chunks
-  // of [from, to) (after deleting earlier ones with `restart`) and returns those not done yet;
-  // a different chunking of the same range in progress is a ConfigError.
-  // `advance_blocker` is why --advance-watermark may not move the watermark after this
-  // backfill (nullopt: it may), judged before the first chunk; kept from the first call.
-  std::vector<Chunk> register_chunks(const std::string& pipeline, const ChunkRef& range, const std::vector<Chunk>& chunks,
-                                     bool restart, const std::optional<std::string>& advance_blocker);
-  std::optional<std::string> advance_blocker(const std::string& pipeline, const ChunkRef& range);
-  // Marks a chunk done inside the transaction that commits its rows.
-  void mark_chunk_done(pqxx::transaction_base& tx, const std::string& pipeline, const ChunkRef& range,
-                       const std::string& chunk_from, const RunRecord& r);
-  std::vector<BackfillProgress> backfills(const std::vector<std::string>& pipelines);
-
-  // Strategy files (file_store.cpp): tidemark.files, the manifest of the files loaded, and
-  // tidemark.rejects, the rows quarantined. record_file and add_reject write inside the
-  // transaction of the file's rows; touch_file records a new size/mtime of unchanged content.
-  std::map<std::string, files::ManifestEntry> manifest(const std::string& pipeline);
-  void record_file(pqxx::transaction_base& tx, const std::string& pipeline, const files::FileInfo& f,
-                   const std::string& checksum, int64_t rows, int64_t rejected, int64_t run_id);
-  void touch_file(const std::string& pipeline, const files::FileInfo& f);
-  void add_reject(pqxx::transaction_base& tx, const std::string& pipeline, const std::string& path, int64_t line,
-                  const std::string& reason, const std::string& raw, int64_t run_id);
-  const std::string& schema() const { return schema_; }
-
- private:
-  std::string table(const std::string& t) const;
-  std::string lock_key(const std::string& name) const;
-  std::string chunk_key(const std::string& pipeline, const ChunkRef& range, const Chunk& c) const;
-  Connection& c_;
-  std::string schema_;
-  bool schema_ready_ = false;  // ensure_schema() found or made the tables: no need to look again
-  std::optional<StateIdentity> identity_;
-};
 
 }  // namespace tidemark::pg

@@ -149,6 +149,4 @@ int64_t runs_since_reconcile(Connection& state, const std::string& schema, const
 
 pqxx::result KeySide::run(const Sql& sql) { return run(c_.render(sql)); }
 
-void KeySide::finish_run(StateStore& store, const RunRecord& r) { store.finish_run(*tx_, r); }
-
 }  // namespace tidemark::pg

@@ -33,8 +33,7 @@ class KeySide {
   std::vector<Tuple> existing(const std::vector<Tuple>& keys, const std::optional<Sql>& extra);
   // Deletes the rows with these keys for which `guard` holds; returns how many.
   int64_t remove(const std::vector<Tuple>& keys, const Sql& guard);
-  // The reconcile's run record, in the target side's transaction (it commits with the deletes).
-  void finish_run(StateStore& store, const RunRecord& r);
+  pqxx::transaction_base& tx() { return *tx_; }  // src/pg only (StateStore::finish_run)
   int64_t queries() const { return queries_; }
   void commit();
   void abort();

@@ -45,17 +45,18 @@ void advance_watermark(const Backfill& b) {
     spdlog::warn("--advance-watermark: the watermark stays where it is: {}; the incremental run catches up from it",
                  why);
   };
-  if (auto why = store.advance_blocker(p.name, b.range)) return refuse(*why);
+  if (auto why = pg::ChunkStore(state, b.cfg.state.schema).advance_blocker(p.name, b.range)) return refuse(*why);
 
   // The incremental run of the pipeline must not move the state meanwhile: take its lock.
+  pg::AdvisoryLocks locks(state, b.cfg.state.schema);
   bool locked = false;
-  for (int i = 0; i < 60 && !(locked = store.try_lock(p.name)); ++i) std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (int i = 0; i < 60 && !(locked = locks.try_lock(p.name)); ++i) std::this_thread::sleep_for(std::chrono::seconds(1));
   if (!locked) return refuse("a run of the pipeline held its lock for a minute; rerun the same command to try again");
   struct Unlock {
-    pg::StateStore& s;
+    pg::AdvisoryLocks& s;
     const std::string& name;
     ~Unlock() { s.unlock(name); }
-  } unlock{store, p.name};
+  } unlock{locks, p.name};
 
   pg::Connection source(p.source.connection, b.cfg.connections.at(p.source.connection), "tidemark-source");
   pg::Source src(source);

@@ -77,7 +77,7 @@ void run_workers(const Backfill& b, bool draw, std::vector<std::string>& workers
   }
   const std::string& state_name = b.cfg.state_connection(b.p);
   pg::Connection state(state_name, b.cfg.connections.at(state_name), "tidemark");
-  pg::StateStore store(state, b.cfg.state.schema);
+  pg::ChunkStore store(state, b.cfg.state.schema);
   int worst = 0;
   for (size_t left = children.size(); left > 0;) {
     int status = 0;
@@ -168,18 +168,18 @@ PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunO
       pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
       check_state_identity(cfg, p, store.load(p.name), source, target, RunMode::kRange, false, &store, nullptr);
     }
-    pending = store.register_chunks(p.name, range, chunks, opts.restart, blocker);
+    pending = pg::ChunkStore(state, cfg.state.schema).register_chunks(p.name, range, chunks, opts.restart, blocker);
   }
   Backfill b{cfg, p, opts, range, static_cast<int64_t>(chunks.size())};
   int64_t runs_at_start = 0;  // chunks this command commits get higher run ids
   {
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
-    pg::StateStore store(state, cfg.state.schema);
-    const pg::BackfillProgress before = progress_of(b, store);
+    pg::ChunkStore chunk_store(state, cfg.state.schema);
+    const pg::BackfillProgress before = progress_of(b, chunk_store);
     b.done_at_start = before.done;
     b.rows_at_start = before.rows_read;
-    runs_at_start = store.last_run_id();
+    runs_at_start = pg::StateStore(state, cfg.state.schema).last_run_id();
     if (before.total != b.chunks) b.chunks = before.total;  // a completed backfill with its own chunking
   }
   PipelineResult total;
@@ -210,7 +210,7 @@ PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunO
   auto committed = [&]() {
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
-    return pg::StateStore(state, cfg.state.schema).chunk_totals(p.name, range, workers, runs_at_start);
+    return pg::ChunkStore(state, cfg.state.schema).chunk_totals(p.name, range, workers, runs_at_start);
   };
   try {
     if (opts.jobs <= 1) {
@@ -244,7 +244,7 @@ PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunO
   {
     const std::string& state_name = cfg.state_connection(p);
     pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");
-    pg::StateStore store(state, cfg.state.schema);
+    pg::ChunkStore store(state, cfg.state.schema);
     const pg::BackfillProgress now = progress_of(b, store);
     spdlog::info("backfill [{}, {}): {}/{} chunks done, {} rows read, {} written", range.range_from, range.range_to,
                  now.done, now.total, now.rows_read, now.rows_written);

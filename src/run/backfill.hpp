@@ -37,7 +37,7 @@ std::string worker_id(pid_t pid);
 WorkerTotals work_chunks(const Backfill& b, RunContext& ctx, bool draw);
 
 // The backfill's progress across all workers, as the terminal line or a log line.
-pg::BackfillProgress progress_of(const Backfill& b, pg::StateStore& store);
+pg::BackfillProgress progress_of(const Backfill& b, pg::ChunkStore& chunks);
 std::string progress_text(const Backfill& b, const pg::BackfillProgress& now);
 
 // --advance-watermark: after every chunk is done, moves the incremental watermark to the

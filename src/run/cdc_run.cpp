@@ -30,7 +30,7 @@ void committed(StoredState& seen, const Watermark& w) {
 
 class Applier {
  public:
-  Applier(const PipelineConfig& p, pg::Target& tgt, pg::StateStore& store, std::vector<std::string> columns,
+  Applier(const PipelineConfig& p, pg::Target& tgt, StateBackend& store, std::vector<std::string> columns,
           PipelineResult& res, StoredState& seen)
       : p_(p), tgt_(tgt), store_(store), columns_(std::move(columns)), res_(res), seen_(seen) {}
 
@@ -56,9 +56,8 @@ class Applier {
     }
     fault_point("after_apply");
     res_.after = cdc::to_watermark(pos);
-    store_.save(tgt_.tx(), p_.name, "cdc", seen_, res_.after);
-    store_.finish_run(tgt_.tx(), pg::RunRecord{res_.run_id, "running", res_.rows_read, res_.rows_written,
-                                               res_.rows_deleted, res_.after, ""});
+    store_.save_with_data(tgt_, seen_, res_.after, pg::RunRecord{res_.run_id, "running", res_.rows_read,
+                                                                 res_.rows_written, res_.rows_deleted, res_.after, ""}, {});
     fault_point("before_commit");
     tgt_.commit();
     committed(seen_, res_.after);
@@ -68,7 +67,7 @@ class Applier {
  private:
   const PipelineConfig& p_;
   pg::Target& tgt_;
-  pg::StateStore& store_;
+  StateBackend& store_;
   std::vector<std::string> columns_;
   PipelineResult& res_;
   StoredState& seen_;
@@ -77,7 +76,7 @@ class Applier {
 // The first run (or --full-refresh): the table copied in a snapshot taken after the slot was
 // made, so every change after the slot's start is either in the copy or replayed on top of
 // it (inserts and updates as upserts, deletes as deletes: replaying is harmless).
-void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::StateStore& store,
+void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, StateBackend& store,
               const std::vector<std::string>& columns, uint64_t start, PipelineResult& res, StoredState& seen) {
   src.begin_snapshot();
   tgt.begin();
@@ -90,9 +89,8 @@ void snapshot(const PipelineConfig& p, pg::Source& src, pg::Target& tgt, pg::Sta
   src.finish();
   res.rows_written = res.rows_read;
   res.after = cdc::to_watermark(cdc::Position{start, std::nullopt, 0});
-  store.save(tgt.tx(), p.name, "cdc", seen, res.after);
-  store.finish_run(tgt.tx(), pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written, res.rows_deleted,
-                                           res.after, ""});
+  store.save_with_data(tgt, seen, res.after, pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written,
+                                                           res.rows_deleted, res.after, ""}, {});
   fault_point("before_commit");
   tgt.commit();
   committed(seen, res.after);
@@ -114,9 +112,10 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
   const auto t0 = std::chrono::steady_clock::now();
   pg::Connection& source = ctx.source(p.source.connection);
   pg::Connection& target = ctx.writer(p.target.connection);
-  pg::StateStore store(target, cfg.state.schema);
-  if (!opts.dry_run) store.ensure_schema();
-  pg::PipelineLock lock(store, p.name, !opts.dry_run);
+  const std::unique_ptr<StateBackend> state = open_state(cfg, p, target);  // the target's: validated
+  StateBackend& store = *state;
+  store.prepare(opts.dry_run);
+  pg::PipelineLock lock(target, cfg.state.schema, p.name, !opts.dry_run);
 
   pg::ChangeSource changes(source, cdc::slot_name(p.name, p.detect.slot));
   const QualifiedName& table = *p.source.table;
@@ -124,8 +123,8 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
   for (const auto& why : changes.preflight(table)) problems += "\n  - " + why;
   if (!problems.empty()) throw RunError("pipeline " + p.name + ": CDC cannot run on source '" + p.source.connection + "':" + problems);
 
-  StoredState st = store.load(p.name);
-  check_state_identity(cfg, p, st, source, target, opts.request.mode, opts.dry_run, &store, nullptr);
+  StoredState st = store.load();
+  store.check_identity(st, source, target, opts.request.mode, opts.dry_run);
   res.before = st.watermark;
   const pg::ChangeSource::SlotInfo slot = changes.info();
   const SlotSeen slot_seen{changes.slot(), slot.exists, slot.plugin, slot.wal_status, slot.confirmed_flush,
@@ -141,7 +140,7 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
     return res;
   }
 
-  res.run_id = store.start_run(p.name, rp.record_mode, st.watermark);
+  res.run_id = store.start_run(rp.record_mode, st.watermark);
   log::PipelineScope::set_run_id(res.run_id);
   pg::Target tgt(target);
   StoredState seen = st;
@@ -190,7 +189,7 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
                                    ""});
   } catch (...) {
     tgt.abort();
-    record_failed_run(store, res);
+    store.failed(res, std::nullopt);
     throw;
   }
   res.window = "slot " + changes.slot() + " at " + tuple_text(res.after.safe);

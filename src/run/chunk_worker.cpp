@@ -26,7 +26,7 @@ namespace {
 // renewing, and another takes the chunk over once the lease has run out.
 class Heartbeat {
  public:
-  Heartbeat(pg::StateStore& store, const Backfill& b, const pg::Chunk& c, const std::string& worker)
+  Heartbeat(pg::ChunkStore& store, const Backfill& b, const pg::Chunk& c, const std::string& worker)
       : thread_([this, &store, &b, c, worker] {
           const auto every = std::chrono::milliseconds(std::max<int64_t>(1000, b.opts.lease_seconds * 1000 / 3));
           std::unique_lock<std::mutex> lock(m_);
@@ -70,8 +70,8 @@ class Heartbeat {
 
 }  // namespace
 
-pg::BackfillProgress progress_of(const Backfill& b, pg::StateStore& store) {
-  for (const auto& now : store.backfills({b.p.name}))
+pg::BackfillProgress progress_of(const Backfill& b, pg::ChunkStore& chunks) {
+  for (const auto& now : chunks.backfills({b.p.name}))
     if (now.range_from == b.range.range_from && now.range_to == b.range.range_to) return now;
   return {};
 }
@@ -94,7 +94,7 @@ std::string progress_text(const Backfill& b, const pg::BackfillProgress& now) {
 WorkerTotals work_chunks(const Backfill& b, RunContext& ctx, bool draw) {
   const std::string& state_name = b.cfg.state_connection(b.p);
   pg::Connection claims(state_name, b.cfg.connections.at(state_name), "tidemark");
-  pg::StateStore store(claims, b.cfg.state.schema);
+  pg::ChunkStore store(claims, b.cfg.state.schema);
   const std::string me = worker_id(getpid());
   WorkerTotals mine;
   bool waiting = false;

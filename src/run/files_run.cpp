@@ -68,7 +68,7 @@ files::Format format_for(const FilesDetect& f, const std::string& rel) {
 
 class FileLoader {
  public:
-  FileLoader(const PipelineConfig& p, const Writer& writer, pg::Target& tgt, pg::StateStore& store,
+  FileLoader(const PipelineConfig& p, const Writer& writer, pg::Target& tgt, pg::FileStore& store,
              std::vector<std::string> columns, int64_t run_id)
       : p_(p), f_(p.detect.files), writer_(writer), tgt_(tgt), store_(store), columns_(std::move(columns)),
         run_id_(run_id) {}
@@ -153,9 +153,9 @@ class FileLoader {
     }
     rejects.insert(rejects.end(), type_rejects.begin(), type_rejects.end());
     for (const auto& r : rejects)
-      store_.add_reject(tgt_.tx(), p_.name, file.rel, r.line, valid_utf8(r.reason), valid_utf8(r.raw), run_id_);
+      store_.add_reject(tgt_, p_.name, file.rel, r.line, valid_utf8(r.reason), valid_utf8(r.raw), run_id_);
     out.rejected = static_cast<int64_t>(rejects.size());
-    store_.record_file(tgt_.tx(), p_.name, file, checksum, out.rows, out.rejected, run_id_);
+    store_.record_file(tgt_, p_.name, file, checksum, out.rows, out.rejected, run_id_);
     return out;  // the caller commits, with the run record
   }
 
@@ -164,7 +164,7 @@ class FileLoader {
   const FilesDetect& f_;
   const Writer& writer_;  // delete_insert: the file's rows replace its earlier ones
   pg::Target& tgt_;
-  pg::StateStore& store_;
+  pg::FileStore& store_;
   std::vector<std::string> columns_;
   int64_t run_id_;
 };
@@ -180,9 +180,10 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
   const auto t0 = std::chrono::steady_clock::now();
   const FilesDetect& f = p.detect.files;
   pg::Connection& conn = ctx.writer(p.target.connection);
-  pg::StateStore store(conn, cfg.state.schema);
-  if (!opts.dry_run) store.ensure_schema();
-  pg::PipelineLock lock(store, p.name, !opts.dry_run);
+  const std::unique_ptr<StateBackend> state = open_state(cfg, p, conn);  // the target's: validated
+  state->prepare(opts.dry_run);
+  pg::FileStore store(conn, cfg.state.schema);  // the manifest
+  pg::PipelineLock lock(conn, cfg.state.schema, p.name, !opts.dry_run);
 
   FilesSeen seen;
   seen.listing = files::list_files(f.path, f);
@@ -198,7 +199,7 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
   }
   const std::vector<files::Decision>& plan = *rp.extract.files;
 
-  res.run_id = store.start_run(p.name, rp.record_mode, Watermark{});
+  res.run_id = state->start_run(rp.record_mode, Watermark{});
   log::PipelineScope::set_run_id(res.run_id);
   pg::Target tgt(conn);
   std::vector<std::string> columns;
@@ -235,8 +236,8 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
         res.rows_read += l.rows;
         res.rows_written += l.written;
         res.rows_deleted += l.deleted;
-        store.finish_run(tgt.tx(), pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written,
-                                                 res.rows_deleted, std::nullopt, ""});
+        state->save_with_data(tgt, {}, std::nullopt, pg::RunRecord{res.run_id, "running", res.rows_read, res.rows_written,
+                                                                   res.rows_deleted, std::nullopt, ""}, {});
         fault_point("before_commit");
         tgt.commit();
         fault_point("after_commit");
@@ -252,19 +253,19 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
     }
   } catch (...) {
     tgt.abort();
-    record_failed_run(store, res);
+    state->failed(res, std::nullopt);
     throw;
   }
   res.window = std::to_string(loaded) + " file(s) loaded, " + std::to_string(skipped) + " skipped" +
                (failures.empty() ? "" : ", " + std::to_string(failures.size()) + " failed");
   if (!failures.empty()) {
     const std::string why = std::to_string(failures.size()) + " file(s) failed and stay unloaded; first: " + failures[0];
-    store.finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
-                                   std::nullopt, why});
+    state->finish_run(pg::RunRecord{res.run_id, "failed", res.rows_read, res.rows_written, res.rows_deleted,
+                                    std::nullopt, why});
     throw RunError(why);
   }
-  store.finish_run(pg::RunRecord{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted,
-                                 std::nullopt, ""});
+  state->finish_run(pg::RunRecord{res.run_id, "succeeded", res.rows_read, res.rows_written, res.rows_deleted,
+                                  std::nullopt, ""});
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -92,7 +92,7 @@ void check_null_keys(pg::Source& src, const PipelineConfig& p, const ExtractPlan
 // applies it with the plan's writer, and commits the watermark `next` with it.
 class Loader {
  public:
-  Loader(RunPlan& plan, pg::Source& src, pg::Target& tgt, RunState& state, const RunRequest& req,
+  Loader(RunPlan& plan, pg::Source& src, pg::Target& tgt, StateBackend& state, const RunRequest& req,
          PipelineResult& res, RunProgress& pr, const StoredState& st)
       : plan_(plan), p_(*plan.pipeline), src_(src), tgt_(tgt), state_(state), req_(req), res_(res), pr_(pr), seen_(st) {}
 
@@ -171,7 +171,7 @@ class Loader {
     if (next) res_.after = *next;
     pg::RunRecord rec{res_.run_id,       last ? "succeeded" : "running", res_.rows_read, res_.rows_written,
                       res_.rows_deleted, res_.after,                      ""};
-    RunState::Chunk chunk;
+    StateBackend::Chunk chunk;
     if (req_.chunk) chunk = std::make_pair(*req_.chunk, *req_.from);
     if (state_.with_data()) state_.save_with_data(tgt_, seen_, next, rec, chunk);
     fault_point("before_commit");
@@ -201,7 +201,7 @@ class Loader {
   const PipelineConfig& p_;
   pg::Source& src_;
   pg::Target& tgt_;
-  RunState& state_;
+  StateBackend& state_;
   const RunRequest& req_;
   PipelineResult& res_;
   RunProgress& pr_;
@@ -260,13 +260,14 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
 
   // The lock and the stored state.
   pg::Connection& target = ctx.writer(p.target.connection);
-  pg::StateStore store(ctx.state(p), cfg.state.schema);
+  pg::Connection& state_conn = ctx.state(p);
   pg::Connection& source = ctx.source(p.source.connection);
-  RunState state(cfg, p, store);
+  const std::unique_ptr<StateBackend> backend = open_state(cfg, p, state_conn);
+  StateBackend& state = *backend;
   pr.state_where = state.where();
   state.prepare(opts.dry_run);
   const bool shared = req.chunk.has_value();  // backfill chunks run side by side
-  pg::PipelineLock lock(store, p.name, !opts.dry_run, shared);
+  pg::PipelineLock lock(state_conn, cfg.state.schema, p.name, !opts.dry_run, shared);
   pr.state_ready = !opts.dry_run;
   StoredState st = state.load();
   pr.before = st.watermark;

@@ -63,7 +63,7 @@ ReconcileResult reconcile_pipeline(const Config& cfg, const PipelineConfig& p, c
   pg::StateStore store(state_conn, cfg.state.schema);
   if (!opts.dry_run) store.ensure_schema();
   // Never beside a run: a run's rows not committed yet would look missing or extra.
-  pg::PipelineLock lock(store, p.name, !opts.dry_run, false, "reconcile skipped");
+  pg::PipelineLock lock(state_conn, cfg.state.schema, p.name, !opts.dry_run, false, "reconcile skipped");
 
   const StoredState st = store.load(p.name);
   check_state_identity(cfg, p, st, source, target, RunMode::kIncremental, opts.dry_run, &store, nullptr);
@@ -156,7 +156,7 @@ ReconcileResult reconcile_pipeline(const Config& cfg, const PipelineConfig& p, c
     }
     pg::RunRecord rec{run_id, "succeeded", res.source_keys, 0, res.deleted, std::nullopt, ""};
     if (shared) {
-      t.finish_run(store, rec);
+      store.finish_run(t, rec);
       t.commit();
     } else {
       t.commit();

@@ -1,4 +1,5 @@
-// RunState (run/run_state.hpp): the two state stores behind the steps of run_one.
+// The identity check shared by both state backends, and which backend a pipeline has
+// (run/run_state.hpp).
 #include "run/run_state.hpp"
 
 #include <spdlog/spdlog.h>
@@ -8,24 +9,6 @@
 #include "tidemark/util.hpp"
 
 namespace tidemark {
-
-RunState::RunState(const Config& cfg, const PipelineConfig& p, pg::StateStore& store)
-    : cfg_(cfg), p_(p), store_(store), with_data_(cfg.state_with_target(p)) {
-  if (!cfg.state.file.empty()) file_.emplace(cfg.state.file, [](const char* point) { fault_point(point); });
-  where_ = file_ ? "state file " + file_->path()
-                 : "state database '" + cfg.state_connection(p) + "' (schema " + cfg.state.schema + ")";
-}
-
-void RunState::prepare(bool dry_run) {
-  if (dry_run) return;
-  // The file is written after the data commit: what can be checked is checked before it.
-  if (file_) file_->check_writable();
-  else store_.ensure_schema();
-}
-
-std::string RunState::where() const { return where_; }
-
-StoredState RunState::load() { return file_ ? file_->load(p_.name) : store_.load(p_.name); }
 
 std::optional<StateIdentity> current_identity(const PipelineConfig& p, pg::Connection& source, pg::Connection& target) {
   StateIdentity now;
@@ -72,46 +55,9 @@ std::optional<StateIdentity> check_state_identity(const Config& cfg, const Pipel
   return now;
 }
 
-void RunState::check_identity(const StoredState& st, pg::Connection& source, pg::Connection& target, RunMode mode,
-                              bool dry_run) {
-  identity_ = check_state_identity(cfg_, p_, st, source, target, mode, dry_run, file_ ? nullptr : &store_,
-                                   file_ ? &*file_ : nullptr);
-}
-
-int64_t RunState::start_run(const std::string& mode, const Watermark& before) {
-  mode_ = mode;
-  started_at_ = utc_now_iso();
-  return file_ ? 0 : store_.start_run(p_.name, mode, before);
-}
-
-void RunState::save_with_data(pg::Target& tgt, const StoredState& seen,
-                              const std::optional<Watermark>& next, const pg::RunRecord& rec, const Chunk& chunk) {
-  if (next) store_.save(tgt.tx(), p_.name, p_.detect.strategy, seen, *next);
-  if (chunk) store_.mark_chunk_done(tgt.tx(), p_.name, chunk->first, chunk->second, rec);
-  store_.finish_run(tgt.tx(), rec);
-}
-
-LastRun RunState::last_run(const pg::RunRecord& rec) const {
-  return LastRun{mode_, rec.status, started_at_, rec.status == "running" ? "" : utc_now_iso(),
-                 rec.rows_read, rec.rows_written, rec.rows_deleted, rec.error};
-}
-
-void RunState::save_after_data(const StoredState& seen, const std::optional<Watermark>& next,
-                               const pg::RunRecord& rec, const Chunk& chunk) {
-  if (!file_) return store_.save_and_finish(p_.name, p_.detect.strategy, seen, next, rec, chunk);
-  if (next) file_->save(p_.name, p_.detect.strategy, seen, *next, last_run(rec), identity_);
-  else file_->record_run(p_.name, last_run(rec));
-}
-
-void RunState::failed(const PipelineResult& res, const std::optional<Watermark>& after) {
-  if (!file_) return record_failed_run(store_, res, after);
-  const std::string why = current_error();
-  try {
-    file_->record_run(p_.name, last_run(pg::RunRecord{0, "failed", res.rows_read, res.rows_written,
-                                                      res.rows_deleted, std::nullopt, redact_text(why)}));
-  } catch (const std::exception& e) {
-    spdlog::warn("could not record the failed run in {}: {}", file_->path(), e.what());
-  }
+std::unique_ptr<StateBackend> open_state(const Config& cfg, const PipelineConfig& p, pg::Connection& state) {
+  if (cfg.state.file.empty()) return schema_state(cfg, p, state);
+  return file_state(cfg, p, [](const char* point) { fault_point(point); });
 }
 
 }  // namespace tidemark
@@ -122,16 +68,11 @@ void record_failure_before_run(const Config& cfg, const PipelineConfig& p, const
                                const std::optional<Watermark>& before, double seconds) {
   const std::string why = redact_text(current_error());
   try {
-    if (!cfg.state.file.empty()) {
-      // A file keeps a last run only for a pipeline it has state for.
-      StateFile file(cfg.state.file);
-      const std::string now = utc_now_iso();
-      file.record_run(p.name, LastRun{mode, "failed", now, now, 0, 0, 0, why});
-      return;
-    }
+    if (!cfg.state.file.empty()) return file_state(cfg, p)->record_failure(mode, before, why, seconds);
+    // On a connection of its own: the run's may be what failed.
     const std::string& name = cfg.state_connection(p);
     pg::Connection c(name, cfg.connections.at(name), "tidemark");
-    pg::StateStore(c, cfg.state.schema).record_failure(p.name, mode, before, why, seconds);
+    schema_state(cfg, p, c)->record_failure(mode, before, why, seconds);
   } catch (const std::exception& e) {
     spdlog::warn("could not record the failed run: {}", redact_text(e.what()));
   }

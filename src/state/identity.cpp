@@ -2,34 +2,17 @@
 // run makes before it writes anything, and the messages of a refusal (pure).
 #include "tidemark/identity.hpp"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <initializer_list>
 #include <memory>
 
 #include "tidemark/config.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/file_util.hpp"
 
 namespace tidemark {
 
 using nlohmann::json;
-
-std::string sha256_hex(const std::string& data) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1)
-    throw RunError("SHA-256 is not available");
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
 
 bool DatabaseIdentity::same_as(const DatabaseIdentity& o) const {
   return name == o.name && (system.empty() || o.system.empty() || system == o.system);

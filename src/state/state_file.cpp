@@ -1,7 +1,7 @@
 // `state: {file: path}`: pipeline state in one local JSON file (tidemark/state_file.hpp). The
 // document carries a SHA-256 of its canonical `pipelines` dump, so a hand edit is an error, and
-// every write is a read-modify-write under an exclusive flock, made atomic by a temp file,
-// fsync, rename and fsync of the directory.
+// every write is a read-modify-write under an exclusive flock, made atomic by
+// replace_file_atomically (temp file, fsync, rename, fsync of the directory).
 #include "tidemark/state_file.hpp"
 
 #include <dirent.h>
@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "tidemark/errors.hpp"
+#include "tidemark/file_util.hpp"
 #include "tidemark/identity.hpp"
 
 namespace tidemark {
@@ -142,20 +143,6 @@ struct Fd {
   int close() { return fd < 0 ? 0 : ::close(std::exchange(fd, -1)); }
 };
 
-// A temp file unlinked on scope exit unless it was renamed into place.
-struct TempFile {
-  std::string path;
-  bool kept = false;
-  ~TempFile() {
-    if (!kept) ::unlink(path.c_str());
-  }
-};
-
-std::string dir_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
 
 StateDocument parse_state_document(const std::string& text, const std::string& where, bool require_checksum) {
@@ -262,25 +249,9 @@ void write_state(const std::string& path, const std::function<void(const char*)>
     while (const dirent* e = ::readdir(d.get()))
       if (std::strncmp(e->d_name, stale.c_str(), stale.size()) == 0) ::unlink((dir + "/" + e->d_name).c_str());
 
-  TempFile tmp{path + ".tmp." + std::to_string(::getpid())};
-  Fd out{::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-  if (out.get() < 0) fail("cannot create", tmp.path);
-  if (::fchmod(out.get(), 0600) != 0) fail("cannot set the mode of", tmp.path);  // whatever the umask
-  for (size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("cannot write", tmp.path);
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(out.get()) != 0) fail("cannot fsync", tmp.path);
-  if (out.close() != 0) fail("cannot close", tmp.path);
-  if (step) step("state_file_written");
-  if (::rename(tmp.path.c_str(), path.c_str()) != 0) fail("cannot move into place", tmp.path);
-  tmp.kept = true;
-  // The rename is durable once the directory is; EINVAL: the file system cannot sync directories.
-  Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.get() < 0 || (::fsync(d.get()) != 0 && errno != EINVAL))
-    fail("the new state is in place, but a power loss may undo it: cannot fsync directory", dir);
+  AtomicWrite how{0600, nullptr};  // the state is the user's alone
+  if (step) how.before_rename = [&step] { step("state_file_written"); };
+  replace_file_atomically(path, text, where, how);
 }
 
 }  // namespace

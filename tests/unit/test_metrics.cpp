@@ -9,13 +9,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "tidemark/errors.hpp"
 #include "common/files.hpp"
 
 using Catch::Contains;
 using namespace tidemark;
-using namespace tidemark::cli;
+using namespace tidemark::metrics;
 
 using tmtest::slurp;
 using tmtest::files_in;

@@ -1,19 +1,14 @@
-// The Prometheus text of `run --metrics-file` (pure) and the atomic file replacement.
-#include "cli/metrics.hpp"
+// The Prometheus text of `run --metrics-file` (pure) and its atomic replacement.
+#include "metrics/metrics.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
+#include "tidemark/file_util.hpp"
 
-namespace tidemark::cli {
+namespace tidemark::metrics {
 
 int status_code(PipelineResult::Outcome o) {
   switch (o) {
@@ -239,48 +234,7 @@ std::map<std::string, double> parse_metric(const std::string& text, const std::s
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  auto fail = [&](const std::string& what) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw RunError("metrics file " + path + ": " + what + ": " + reason);
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    const std::string reason = std::strerror(errno);
-    throw RunError("metrics file " + path + ": cannot create " + tmp + ": " + reason);
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      errno = e;
-      fail("cannot write " + tmp);
-    }
-    done += static_cast<size_t>(n);
-  }
-  // fchmod: the umask may hide the file from a collector running as another user.
-  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
-    const int e = errno;
-    ::close(fd);
-    errno = e;
-    fail("cannot sync " + tmp);
-  }
-  if (::close(fd) != 0) fail("cannot close " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " over it");
-  // The rename is durable once the directory is; a failure here leaves the new file in place.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    const std::string reason = std::strerror(errno);
-    if (dfd >= 0) ::close(dfd);
-    throw RunError("metrics file " + path + ": cannot sync directory " + dir + ": " + reason);
-  }
-  ::close(dfd);
+  replace_file_atomically(path, text, "metrics file " + path);  // 0644: the collector usually runs as another user
 }
 
-}  // namespace tidemark::cli
+}  // namespace tidemark::metrics

@@ -11,7 +11,7 @@
 #include "tidemark/config.hpp"
 #include "tidemark/runner.hpp"
 
-namespace tidemark::cli {
+namespace tidemark::metrics {
 
 // One pipeline's series in the file.
 struct PipelineMetrics {
@@ -57,10 +57,10 @@ std::string metrics_text(const std::vector<PipelineMetrics>& pipelines);
 // read are skipped, so a damaged file only loses its values).
 std::map<std::string, double> parse_metric(const std::string& text, const std::string& metric);
 
-// Replaces `path` with `text` so a reader sees the old file or the new one, never a part:
-// writes PATH.tmp.<pid> in the same directory, fsyncs it, renames it over PATH and fsyncs the
-// directory. The file is mode 0644 (the collector usually runs as another user). Throws
-// RunError naming the path and the reason; the temporary file is removed then.
+// Replaces `path` with `text` so a reader sees the old file or the new one, never a part
+// (replace_file_atomically, tidemark/file_util.hpp). The file is mode 0644 (the collector
+// usually runs as another user). Throws RunError naming the path and the reason; the
+// temporary file is removed then.
 void write_file_atomically(const std::string& path, const std::string& text);
 
-}  // namespace tidemark::cli
+}  // namespace tidemark::metrics
