@@ -24,7 +24,6 @@ constexpr const char* kStage = kCdcStageTable;
 void committed(StoredState& seen, const Watermark& w) {
   seen.exists = true;
   ++seen.version;
-  seen.strategy = "cdc";
   seen.watermark = w;
 }
 
