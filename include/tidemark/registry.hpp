@@ -23,6 +23,14 @@ class Registry {
     return out;
   }
   const std::vector<const T*>& all() const { return items_; }
+  // The names of those whose caps() have `cap` set, in registry order.
+  template <class Caps>
+  std::vector<std::string> names_with(bool Caps::*cap) const {
+    std::vector<std::string> out;
+    for (const T* t : items_)
+      if (t->caps().*cap) out.push_back(t->name());
+    return out;
+  }
 
  private:
   std::vector<const T*> items_;

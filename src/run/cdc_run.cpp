@@ -103,7 +103,7 @@ namespace {
 // The cdc executor: preflight, the stored position and the slot read under the pipeline's
 // lock, planned by plan_run (strategy cdc: a snapshot first, or the slot from the position),
 // then the snapshot and the slot's changes in batches.
-PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts) {
+PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) {
   log::PipelineScope scope(p.name);
   const Config& cfg = ctx.config();
   PipelineResult res;
@@ -196,16 +196,10 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
   return res;
 }
 
-class CdcExecutor final : public Executor {
- public:
-  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) const override {
-    return run_cdc(ctx, p, opts);
-  }
-};
 }  // namespace
 
 const Executor& cdc_executor() {
-  static const CdcExecutor e;
+  static const FunctionExecutor<run_cdc> e;
   return e;
 }
 

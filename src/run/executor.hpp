@@ -21,6 +21,16 @@ class Executor {
                              RunProgress& pr) const = 0;
 };
 
+// An executor that is one function (each executor file defines its run function and one of these).
+template <PipelineResult (*Run)(RunContext&, const PipelineConfig&, const RunOptions&, RunProgress&)>
+class FunctionExecutor final : public Executor {
+ public:
+  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts,
+                     RunProgress& pr) const override {
+    return Run(ctx, p, opts, pr);
+  }
+};
+
 const Executor& executor_for(const Strategy& s);
 
 const Executor& query_executor();

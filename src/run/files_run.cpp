@@ -172,7 +172,7 @@ class FileLoader {
 // The files executor: the listing and the manifest read under the pipeline's lock, planned by
 // plan_run (strategy files: a decision per file), then each file to read loaded in a
 // transaction of its own.
-PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts) {
+PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) {
   log::PipelineScope scope(p.name);
   const Config& cfg = ctx.config();
   PipelineResult res;
@@ -270,17 +270,10 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
   return res;
 }
 
-class FilesExecutor final : public Executor {
- public:
-  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress&) const override {
-    return run_files(ctx, p, opts);
-  }
-};
-
 }  // namespace
 
 const Executor& files_executor() {
-  static const FilesExecutor e;
+  static const FunctionExecutor<run_files> e;
   return e;
 }
 

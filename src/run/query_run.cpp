@@ -321,13 +321,9 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   return res;
 }
 
-class QueryExecutor final : public Executor {
- public:
-  PipelineResult run(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts,
-                     RunProgress& pr) const override {
-    return run_one(ctx, p, opts, &pr);
-  }
-};
+PipelineResult run_query(RunContext& ctx, const PipelineConfig& p, const RunOptions& opts, RunProgress& pr) {
+  return run_one(ctx, p, opts, &pr);
+}
 
 }  // namespace
 
@@ -353,7 +349,7 @@ PipelineResult run_one(RunContext& ctx, const PipelineConfig& p, const RunOption
 }
 
 const Executor& query_executor() {
-  static const QueryExecutor e;
+  static const FunctionExecutor<run_query> e;
   return e;
 }
 

@@ -16,12 +16,7 @@ const Strategy* find_strategy(const std::string& name) { return strategies().fin
 std::vector<std::string> strategy_names() { return strategies().names(); }
 const std::vector<const Strategy*>& all_strategies() { return strategies().all(); }
 
-std::vector<std::string> strategies_with(bool StrategyCaps::*cap) {
-  std::vector<std::string> out;
-  for (const Strategy* s : strategies().all())
-    if (s->caps().*cap) out.push_back(s->name());
-  return out;
-}
+std::vector<std::string> strategies_with(bool StrategyCaps::*cap) { return strategies().names_with(cap); }
 
 std::string strategies_text(bool StrategyCaps::*cap) {
   const std::vector<std::string> names = strategies_with(cap);

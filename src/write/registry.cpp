@@ -14,11 +14,6 @@ const Writer* find_writer(const std::string& name) { return writers().find(name)
 std::vector<std::string> writer_names() { return writers().names(); }
 const std::vector<const Writer*>& all_writers() { return writers().all(); }
 
-std::vector<std::string> writers_with(bool WriterCaps::*cap) {
-  std::vector<std::string> out;
-  for (const Writer* w : writers().all())
-    if (w->caps().*cap) out.push_back(w->name());
-  return out;
-}
+std::vector<std::string> writers_with(bool WriterCaps::*cap) { return writers().names_with(cap); }
 
 }  // namespace tidemark

@@ -1,0 +1,67 @@
+// The run context (issue 16): the pipelines of one command share their sessions, one per
+// connection and role, and a failure closes them so the next pipeline starts on new ones.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "integration/harness.hpp"
+
+using Catch::Contains;
+using tmtest::CliResult;
+using tmtest::Scenario;
+using tmtest::sub;
+
+namespace {
+
+int count(const std::string& text, const std::string& part) {
+  int n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+const std::string kOpened = "session opened on connection 'db'";
+
+void make_tables(Scenario& s, const std::vector<std::string>& names) {
+  for (const auto& t : names)
+    s.db().exec(sub("CREATE TABLE SRC." + t + " (id bigserial PRIMARY KEY, v text);"
+                    "CREATE TABLE TGT." + t + " (id bigint PRIMARY KEY, v text);"
+                    "INSERT INTO SRC." + t + " (v) SELECT 'v' || g FROM generate_series(1, 50) g",
+                    s));
+}
+
+std::string pipeline(const std::string& name, const std::string& source) {
+  return "  - name: " + name + "\n    source: {connection: db, table: SRC." + source +
+         "}\n    detect: {strategy: id, cursor: id}\n    target: {connection: db, table: TGT." + name +
+         ", key: [id]}\n";
+}
+
+}  // namespace
+
+TEST_CASE("run context: the pipelines of one run share one reading and one writing session per connection",
+          "[pg][context]") {
+  Scenario s;
+  make_tables(s, {"a", "b", "c"});
+  s.write_config(pipeline("a", "a") + pipeline("b", "b") + pipeline("c", "c"));
+  const CliResult r = s.run({"-v"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(count(r.err, kOpened) == 2);  // tidemark-source and tidemark, for all three pipelines
+  CHECK(count(r.err, kOpened + " (tidemark-source)") == 1);
+  for (const char* t : {"a", "b", "c"}) CHECK(s.same_content(t, t, "id"));
+  // A second run of the same sessions' pipelines reads nothing again.
+  const CliResult again = s.run({"--json"});
+  REQUIRE(again.exit_code == 0);
+  for (const auto& p : again.json()) CHECK(p["rows_read"] == 0);
+}
+
+TEST_CASE("run context: after a failed pipeline the next starts on new sessions and loads its table",
+          "[pg][context]") {
+  Scenario s;
+  make_tables(s, {"b"});
+  s.write_config(pipeline("a", "missing") + pipeline("b", "b"));
+  const CliResult r = s.run({"-v"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);  // pipeline a failed
+  CHECK(count(r.err, kOpened) == 4);  // two for a, closed after its failure, two for b
+  CHECK(s.same_content("b", "b", "id"));
+}
