@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "strategy/cursor.hpp"
+#include "tidemark/source_sql.hpp"
 
 namespace tidemark::compare {
 

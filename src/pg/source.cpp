@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pg/internal.hpp"
-#include "strategy/cursor.hpp"
+#include "tidemark/source_sql.hpp"
 #include "tidemark/util.hpp"
 
 namespace tidemark::pg {

@@ -16,7 +16,6 @@
 #include "run/backfill.hpp"
 #include "run/executor.hpp"
 #include "run/run_state.hpp"
-#include "strategy/cursor.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"

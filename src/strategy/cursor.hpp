@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 
+#include "tidemark/source_sql.hpp"
 #include "tidemark/strategy.hpp"
 
 namespace tidemark::strategy {
@@ -16,8 +17,6 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind);
 using ColumnAdvice = std::function<void(const InspectedColumn& c, std::vector<Advice>& out)>;
 std::vector<Advice> advise_cursor(const PipelineConfig& p, const InspectedTable& t, const ColumnAdvice& column);
 
-// `CAST(<value> AS <type>)` with the value kept apart from the text.
-Sql cast_value(const std::string& value, const std::string& type);
 
 // Values of `type` are wall-clock readings in some zone: `timestamp without time zone`, `date`.
 bool zoned_type(const std::string& type);
@@ -29,13 +28,7 @@ Sql local_floor(const Sql& at, const std::string& zone);
 // A clock horizon for a cursor of `type` at the instant `now` (the plan uses
 // statement_timestamp()): the largest value no row written at or after `now` can fall below.
 Sql clock_horizon(const Sql& now, const std::string& type, const std::string& zone);
-// The instant (timestamptz) a cursor value of `type` denotes; a plain timestamp is read as
-// wall-clock time in `zone` (an ambiguous reading resolves to the later instant, a skipped
-// one to the instant after the gap, both conservative for the in-flight bound).
-Sql cursor_instant(const std::string& value, const std::string& type, const std::string& zone);
 
-// `FROM …` text for the pipeline's source (a table or a parenthesised query).
-std::string source_from(const SourceConfig& s);
 // `SELECT <columns> FROM <source>`.
 Sql select_columns(const PipelineConfig& p, const SourceShape& shape);
 
