@@ -149,9 +149,9 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
     std::vector<std::string> columns;
     for (const auto& c : shape.columns) columns.push_back(c.name);
     cdc::Position pos = start;
-    uint64_t advanced = slot.confirmed_flush;  // the slot's position
+    uint64_t advanced = from.confirmed_flush;  // the slot's position
     if (needs_snapshot) {
-      if (slot.exists) changes.drop();
+      if (from.recreate) changes.drop();
       pos = cdc::Position{changes.create(), std::nullopt, 0};
       advanced = pos.lsn;
       snapshot(p, src, tgt, store, columns, pos.lsn, res, seen);
