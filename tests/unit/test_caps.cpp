@@ -14,6 +14,7 @@
 #include "tidemark/strategy.hpp"
 #include "tidemark/util.hpp"
 #include "tidemark/writer.hpp"
+#include "unit/config_error.hpp"
 
 using Catch::Contains;
 using namespace tidemark;
@@ -62,14 +63,7 @@ const Strategy& strategy(const std::string& name) {
   return *s;
 }
 
-std::string config_error(const std::string& text) {
-  try {
-    parse_config(text, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
-}
+std::string config_error(const std::string& text) { return tmtest::config_error_in(text, "p.yaml"); }
 
 // A valid one-pipeline config of `name`, with extra detect keys, target keys, pipeline keys and
 // top-level keys spliced in.

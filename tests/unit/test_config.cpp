@@ -10,6 +10,7 @@
 
 #include "tidemark/config.hpp"
 #include "tidemark/errors.hpp"
+#include "unit/config_error.hpp"
 
 using Catch::Contains;
 using tidemark::Config;
@@ -42,14 +43,7 @@ class EnvVar {
 
 // The message of the ConfigError that parsing `text` must throw; "<no ConfigError>" (which
 // matches no expected message) when it parses.
-std::string config_error(const std::string& text, const std::string& name = "pipelines.yaml") {
-  try {
-    parse_config(text, name);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
-}
+std::string config_error(const std::string& text, const std::string& name = "pipelines.yaml") { return tmtest::config_error_in(text, name); }
 
 // `text` with the only occurrence of `from` replaced by `to`.
 std::string edit(std::string text, const std::string& from, const std::string& to) {

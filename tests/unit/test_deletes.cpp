@@ -8,6 +8,7 @@
 #include "tidemark/config.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/writer.hpp"
+#include "unit/config_error.hpp"
 
 using Catch::Contains;
 using namespace tidemark;
@@ -48,14 +49,7 @@ std::string config(const std::string& detect_extra, const std::string& write = "
          "}\n    target: {connection: db, table: public.orders_copy, key: [id], write: " + write + "}\n" + pipeline_extra;
 }
 
-std::string config_error(const std::string& text) {
-  try {
-    parse_config(text, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
-}
+std::string config_error(const std::string& text) { return tmtest::config_error_in(text, "p.yaml"); }
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include "tidemark/config.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
+#include "unit/config_error.hpp"
 
 using Catch::Contains;
 using tidemark::ConfigError;
@@ -36,14 +37,7 @@ constexpr int64_t kFeb1 = kJan31 + 86400;
 constexpr int64_t kDay = 86400;
 
 // The message of the ConfigError parsing `text` throws; "<no ConfigError>" when it parses.
-std::string config_error(const std::string& text) {
-  try {
-    parse_config(text, "x.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
-}
+std::string config_error(const std::string& text) { return tmtest::config_error_in(text, "x.yaml"); }
 
 // A valid files pipeline; tests insert or replace one thing at a time.
 const std::string kFiles =
