@@ -19,6 +19,7 @@ enum class LoadPath {
   kDirectIfEmpty,  // direct when the target turns out empty at run time (claimed under lock), else staged
 };
 
+// It points into the Config and the registries: it must not outlive the pipeline it plans.
 struct RunPlan {
   const PipelineConfig* pipeline = nullptr;
   const Strategy* strategy = nullptr;
@@ -36,6 +37,7 @@ struct RunPlan {
 // The staging tables a run fills (temporary, dropped at commit).
 inline constexpr const char* kStageTable = "_tm_stage";
 inline constexpr const char* kCdcStageTable = "_tm_cdc";
+inline constexpr const char* kMovedKeysTable = "_tm_moved_keys";  // partition_overwrite, direct form
 
 // The mode a run record names: a strategy that reloads everything on every run records
 // "full", a cdc run that copies the table first "snapshot", others their request's mode.
@@ -44,10 +46,6 @@ std::string record_mode(const Strategy& s, RunMode mode, bool snapshot = false);
 // Pure. Throws ConfigError for a request the strategy cannot serve, RunError for a source that
 // does not fit (a soft_delete or partition_by column it lacks, a slot that is gone).
 RunPlan plan_run(const PlanInput& in);
-
-// partition_overwrite's windows as a dry run shows them (placeholders), with the direct or
-// staged form the run would take.
-void partition_dry_run(const PipelineConfig& p, WriteInput& wi);
 
 // What --dry-run prints for `plan`: the pipeline, what is read (query, files or slot), the
 // statements that apply it, and "(dry run: nothing was written)". `estimate` is the

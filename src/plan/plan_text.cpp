@@ -10,6 +10,15 @@
 namespace tidemark {
 namespace {
 
+// partition_overwrite's windows as a dry run shows them (placeholders), with the direct or
+// staged form the run would take.
+void partition_dry_run(const PipelineConfig& p, WriteInput& wi) {
+  auto& part = *wi.partitions;
+  part.windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
+  part.direct = !wi.dedupe;
+  if (part.direct && !p.target.key.empty()) part.moved_keys = kMovedKeysTable;
+}
+
 void query_text(std::ostream& os, const RunPlan& rp, const StoredState& st, std::optional<int64_t> estimate) {
   const PipelineConfig& p = *rp.pipeline;
   const ExtractPlan& plan = rp.extract;

@@ -35,13 +35,6 @@ std::string record_mode(const Strategy& s, RunMode mode, bool snapshot) {
   return s.caps().replaces_target && mode == RunMode::kIncremental ? "full" : mode_name(mode);
 }
 
-void partition_dry_run(const PipelineConfig& p, WriteInput& wi) {
-  auto& part = *wi.partitions;
-  part.windows = Windows{{"<windows of the delta>"}, {"<their ends>"}, false};
-  part.direct = !wi.dedupe;
-  if (part.direct && !p.target.key.empty()) part.moved_keys = "_tm_moved_keys";
-}
-
 RunPlan plan_run(const PlanInput& in) {
   const PipelineConfig& p = in.pipeline;
   const SourceShape& shape = in.shape;

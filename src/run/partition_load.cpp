@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "run/partition_load.hpp"
+#include "tidemark/run_plan.hpp"
 #include "tidemark/errors.hpp"
 
 namespace tidemark {
@@ -14,10 +15,6 @@ Sql partition_windows(pg::Source& src, const PipelineConfig& p, const Sql& delta
   part.windows = windows_from_rows(src.snapshot_rows(window_query(part.by, part.type, delta)));
   if (!part.windows.empty()) spdlog::debug("windows touched: {}", describe_windows(part.windows));
   return window_rows_select(part.by, part.type, part.windows, wi.columns, p.source);
-}
-
-namespace {
-const char* kMovedKeys = "_tm_moved_keys";
 }
 
 int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& p, const Sql& delta,
@@ -31,7 +28,7 @@ int64_t partition_clear(pg::Source& src, pg::Target& tgt, const PipelineConfig& 
   if (!p.target.key.empty() && touched) {
     // Only a changed row can have left a window the delta does not touch: the delta's keys
     // (not the windows' rows) find its old copy.
-    const char* keys = kMovedKeys;
+    const char* keys = kMovedKeysTable;
     tgt.create_stage(keys, p.target.table, p.target.key);
     pg::Target::CopyIn copy(tgt, keys, p.target.key, "target '" + p.target.connection + "'");
     src.copy_out(delta_keys_select(p.target.key, delta),
