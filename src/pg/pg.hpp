@@ -57,6 +57,8 @@ class Connection {
   // False once the session is gone (the server closed it, the network failed): a run context
   // opens a new one rather than hand this one to the next pipeline.
   bool is_open() const;
+  // One round trip: false when the session turns out to be gone.
+  bool responds();
   const std::string& name() const { return name_; }
   // The statement with every value escaped by this connection (for COPY and control SQL).
   std::string render(const Sql& sql);

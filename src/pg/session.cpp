@@ -84,6 +84,17 @@ Connection::~Connection() = default;
 
 bool Connection::is_open() const { return conn_ && conn_->is_open(); }
 
+bool Connection::responds() {
+  if (!is_open()) return false;
+  try {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec("SELECT 1");
+    return true;
+  } catch (const std::exception&) {  // lost: the server restarted, or ended the session
+    return false;
+  }
+}
+
 Connection::Connection(std::string name, const std::string& dsn, const std::string& role)
     : name_(std::move(name)), conn_(nullptr, close_connection) {
   const std::string where = "connection '" + name_ + "'";
@@ -92,6 +103,12 @@ Connection::Connection(std::string name, const std::string& dsn, const std::stri
   if (auto why = dsn_problem(dsn)) throw ConfigError(where + ": " + *why);
   try {
     conn_.reset(new pqxx::connection(dsn));
+    // libpqxx 6 silently opens a new session when one breaks, without the settings below (UTC,
+    // ISO dates, float digits): a broken session must stay broken, so that it fails as lost.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    conn_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
   } catch (const pqxx::broken_connection& e) {
     connect_failed(where, first_lines(scrub_secrets(e.what(), dsn_secrets(dsn))));
   } catch (...) {

@@ -5,6 +5,7 @@
 // open connections per pipeline.
 #pragma once
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +38,9 @@ class RunContext {
   // Closes every session. After a failed pipeline the next one starts on new sessions, as if
   // it were alone: a failure may have left one broken or in an unknown state.
   void reset() { open_.clear(); }
+  // A new pipeline begins: a session it reuses is asked once whether it is still there (the
+  // server may have restarted since the last pipeline), and replaced when it is not.
+  void begin_pipeline() { checked_.clear(); }
 
   // The "cannot see other sessions" warning is given once per command.
   bool warned_hidden = false;
@@ -45,6 +49,7 @@ class RunContext {
   pg::Connection& get(const std::string& name, const std::string& role);
   const Config& cfg_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<pg::Connection>> open_;
+  std::set<std::pair<std::string, std::string>> checked_;  // reused by this pipeline and found alive
 };
 
 }  // namespace tidemark

@@ -10,6 +10,7 @@
 #include "pg/pg.hpp"
 #include "run/backfill.hpp"
 #include "run/executor.hpp"
+#include "run/fault.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -125,6 +126,7 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       // A lost connection or a serialization failure changed nothing: with `retries`, try again.
       for (int attempt = 0;; ++attempt) {
         try {
+          ctx.begin_pipeline();
           r = once();
           break;
         } catch (const TransientError& e) {
@@ -185,6 +187,7 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       }
     }
     results.push_back(std::move(r));
+    fault_point("pipeline_done");
   }
   return results;
 }

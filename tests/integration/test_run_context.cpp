@@ -1,8 +1,13 @@
 // The run context (issue 16): the pipelines of one command share their sessions, one per
 // connection and role, and a failure closes them so the next pipeline starts on new ones.
 #include <catch2/catch.hpp>
+#include <signal.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "integration/harness.hpp"
 
@@ -64,4 +69,53 @@ TEST_CASE("run context: after a failed pipeline the next starts on new sessions 
   CHECK(r.exit_code == 1);  // pipeline a failed
   CHECK(count(r.err, kOpened) == 4);  // two for a, closed after its failure, two for b
   CHECK(s.same_content("b", "b", "id"));
+}
+
+TEST_CASE("run context: a session that died between two pipelines is replaced, never reopened without its settings",
+          "[pg][context]") {
+  Scenario s;
+  // A database of its own, so that ending every session in it touches no other test.
+  const std::string db = "tm_ctx_" + std::to_string(getpid());
+  tmtest::Db admin;
+  admin.exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+  admin.exec("CREATE DATABASE " + db);
+  const std::string dsn = tmtest::test_dsn() + " dbname=" + db;
+  {
+    tmtest::Db d(dsn);
+    d.exec("CREATE SCHEMA " + s.src() + "; CREATE SCHEMA " + s.tgt());
+    for (const char* t : {"a", "b"})
+      d.exec(sub(std::string("CREATE TABLE SRC.") + t + " (id bigserial PRIMARY KEY, v text); CREATE TABLE TGT." + t +
+                     " (id bigint PRIMARY KEY, v text); INSERT INTO SRC." + t +
+                     " (v) SELECT 'v' || g FROM generate_series(1, 50) g",
+                 s));
+  }
+  s.write_config(pipeline("a", "a") + pipeline("b", "b"));
+  // Pipeline a finishes, then the process stops (SIGSTOP) while every session of its database
+  // is ended, as a server restart would; then it goes on to pipeline b.
+  tmtest::CliProcess p = tmtest::start_cli({"run", "-c", s.config(), "-v"},
+                                           {{"TIDEMARK_FAULT", "pipeline_done:stop"}, {"TIDEMARK_TEST_DSN", dsn}});
+  auto stopped = [&p] {
+    std::ifstream stat("/proc/" + std::to_string(p.pid) + "/stat");
+    std::string pid, comm, state;
+    stat >> pid >> comm >> state;
+    return state == "T";
+  };
+  for (int i = 0; i < 400 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(stopped());
+  admin.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db + "'");
+  for (int i = 0; i < 200 && admin.value("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + db + "'") != "0"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  kill(p.pid, SIGCONT);
+  const CliResult r = tmtest::finish(p);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(count(r.err, "is gone; opening a new one") == 2);  // b found both of a's sessions gone
+  CHECK(count(r.err, kOpened) == 4);
+  {
+    tmtest::Db d(dsn);
+    CHECK(d.value(sub("SELECT count(*) FROM TGT.b", s)) == "50");
+    // b's watermark committed with its data, on b's new session.
+    CHECK(d.value("SELECT watermark->'safe'->>0 FROM " + s.state() + ".pipeline_state WHERE pipeline = 'b'") == "50");
+  }
+  admin.exec("DROP DATABASE " + db + " WITH (FORCE)");
 }
