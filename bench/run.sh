@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tidemark benchmark: measured, not asserted (issue 4).
 #
-# Usage: bench/run.sh [--rows N] [--reps R] [--smoke] [--out FILE] [--keep]
+# Usage: bench/run.sh [--rows N] [--reps R] [--smoke] [--out FILE] [--keep] [--no-many | --many-only]
 #
 #   --rows N   rows of the small source table (default 200000); the large one has 10×N
 #   --reps R   repetitions per measurement, medians are reported (default 3, minimum 1);
@@ -12,6 +12,10 @@
 #   --out FILE where to write the Markdown report (default: bench/results/latest.md for a
 #              full run, none for --smoke)
 #   --keep     leave the cluster and the bench databases in place afterwards
+#   --no-many  leave out the many-tables figures (bench/many.sh: cron tick over 60 tables,
+#              no-op runs with distinct and tied timestamps, initial load with --jobs)
+#   --many-only  run only those, through bench/many.sh on its own cluster (with --smoke:
+#              its smoke sizes; --reps passed on); writes bench/results/many.md
 #
 # Environment: TIDEMARK_BIN (default build/tidemark, built when missing),
 # TIDEMARK_BENCH_PORT (default 55434; 55435 for --smoke).
@@ -27,6 +31,9 @@
 # Every measurement starts after a CHECKPOINT; contenders alternate within each repetition
 # (the order rotates); each measured run is checked (row count and sum(hashtext(row::text))
 # equal to the source) and a contender whose check fails is marked FAILED.
+# After its own figures it runs bench/many.sh on the same cluster (same binary, same reps)
+# and puts that table in the report under "Many tables"; its raw samples go next to the
+# report's (latest-many.tsv).
 # Exit status: 0, or 1 when tidemark failed or a contender that ran produced a wrong copy.
 set -euo pipefail
 export LC_ALL=C
@@ -43,6 +50,8 @@ SMOKE=0
 KEEP=0
 OUT=""
 OUT_SET=0
+MANY=1
+MANY_ONLY=0
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
@@ -56,10 +65,19 @@ while (($#)); do
     --out) OUT="${2:?--out needs a file}"; OUT_SET=1; shift 2 ;;
     --out=*) OUT="${1#--out=}"; OUT_SET=1; shift ;;
     --keep) KEEP=1; shift ;;
+    --no-many) MANY=0; shift ;;
+    --many-only) MANY_ONLY=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+if ((MANY_ONLY)); then
+  args=(--reps "$REPS")
+  ((SMOKE)) && args+=(--smoke)
+  ((KEEP)) && args+=(--keep)
+  ((OUT_SET)) && args+=(--out "$OUT")
+  exec bash "$BENCH_DIR/many.sh" "${args[@]}"
+fi
 if ((SMOKE)); then
   ROWS=2000
   REPS=1
@@ -512,6 +530,16 @@ fig_lookback() {
   done
 }
 
+# The many-tables figures (bench/many.sh) on this cluster, with this binary.
+fig_many() {
+  local -a args=(--cluster "$CLUSTER" --port "$PORT" --reps "$REPS" --out "$WORK/many.md" --raw "$WORK/many.tsv")
+  ((SMOKE)) && args+=(--smoke)
+  say "many tables (bench/many.sh)"
+  if ! TIDEMARK_BIN="$TM_BIN" bash "$BENCH_DIR/many.sh" "${args[@]}" >/dev/null; then
+    FAILURES+=("many tables: bench/many.sh failed (its Failures list is in the report's Many tables section)")
+  fi
+}
+
 # ---------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------
@@ -759,6 +787,17 @@ write_report() {
     echo "psql session; pgloader; python = bench/handwritten.py."
     echo
     detail_table
+    if [[ -f "$WORK/many.md" ]]; then
+      echo
+      echo "## Many tables (bench/many.sh)"
+      echo
+      cat "$WORK/many.md"
+    elif ((MANY)); then
+      echo
+      echo "## Many tables (bench/many.sh)"
+      echo
+      echo "bench/many.sh wrote no report (see its output above)."
+    fi
     if ((${#SKIP[@]})); then
       echo
       echo "Skipped contenders:"
@@ -802,6 +841,7 @@ write_report() {
       printf 'figure\tcontender\trep\twall_s\tuser_s\tsys_s\tmaxrss_kib\twal_bytes\trows\tcheck\n'
       cat "$RAW"
     } >"${OUT%.md}.tsv"
+    [[ -f "$WORK/many.tsv" ]] && cp -- "$WORK/many.tsv" "${OUT%.md}-many.tsv"
     say "report written to $OUT"
   fi
   cat "$WORK/report.md"
@@ -832,6 +872,7 @@ main() {
   fig_incremental inc_10n src_10n "$ROWS10"
   fig_noop noop src_10n
   fig_lookback
+  ((MANY)) && fig_many
 
   write_report
   say "done in $(calc '%.0f' "$EPOCHREALTIME - $t_start") s"
