@@ -69,10 +69,17 @@ class Connection {
   // looked for once per connection, by whichever state class asks first.
   bool state_ready(const std::string& schema) const { return state_ready_.count(schema) > 0; }
   void set_state_ready(const std::string& schema) { state_ready_.insert(schema); }
+  // Round trips made on this session so far: every message exchange the client waits for (a
+  // query, simple or extended, including BEGIN and COMMIT, and the one that starts a COPY),
+  // counted from libpq's protocol trace; the session's own setup statement included, the
+  // connection handshake not (docs/performance.md#the-fixed-cost-of-a-pipeline).
+  int64_t round_trips() const;
 
  private:
+  struct Counter;
   std::string name_;
   std::set<std::string> state_ready_;  // state schemas known to be at the latest version
+  std::unique_ptr<Counter> counter_;   // outlives conn_, which writes its trace into it
   std::unique_ptr<pqxx::connection_base, void (*)(pqxx::connection_base*)> conn_;
   std::string session_time_zone_;
 };
