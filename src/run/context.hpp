@@ -35,6 +35,13 @@ class RunContext {
                                                                          : cfg_.state_connection(p));
   }
 
+  // Opens the sessions pipeline `p` will ask for (writer, state, source) that are not open
+  // yet, at the same time, each on a thread of its own: connecting (backend start-up,
+  // authentication) is most of an unchanged pipeline's fixed cost, and it is waiting, not
+  // work. A failure is thrown as opening them one by one would have (target first); the
+  // sessions that did open stay, like any others. Reused sessions are checked as get() does.
+  void open_for(const PipelineConfig& p);
+
   // Closes every session. After a failed pipeline the next one starts on new sessions, as if
   // it were alone: a failure may have left one broken or in an unknown state.
   void reset();

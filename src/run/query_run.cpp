@@ -300,7 +300,8 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   const Strategy& strategy = *find_strategy(p.detect.strategy);
   const RunRequest& req = opts.request;
 
-  // The lock and the stored state.
+  // The lock and the stored state, on sessions opened side by side when they are new.
+  ctx.open_for(p);
   pg::Connection& target = ctx.writer(p.target.connection);
   pg::Connection& state_conn = ctx.state(p);
   pg::Connection& source = ctx.source(p.source.connection);
