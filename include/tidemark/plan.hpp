@@ -138,6 +138,15 @@ struct ExtractPlan {
   // mark and the batch bounds leave them out); target.null_key says whether their presence
   // fails the run or is a warning (docs/writes.md#null-keys).
   std::optional<Sql> null_key_probe;
+  // The tie group (docs/strategies.md#ties): with a stored safe mark (t, k) a window starts at
+  // the cursor value t and skips the rows at t up to key k by a row comparison, which an index
+  // on the cursor alone serves by reading every row at t, each run. `tie_probe` is a boolean
+  // query, true when no row of the source has a key above k: then no row at t lies after the
+  // mark either, and in that snapshot the window that starts strictly after t
+  // (plan_tie_group_read) reads exactly the same rows. Set for table sources whose single key
+  // column has a unique index (the probe is one index lookup), incremental runs from a full
+  // (cursor, key) mark, without a lookback.
+  std::optional<Sql> tie_probe;
   std::string window;                // human-readable description of what is read
   // For range runs: a predicate on the target table (no alias) selecting the range's rows.
   std::optional<Sql> target_range;
@@ -223,6 +232,13 @@ struct Observation {
 // source database keeps a session-based wait open.
 bool pending_ended(const Pending& pending, const std::vector<std::string>& snapshot_xip,
                    const std::vector<SessionRef>& sessions_before, bool prepared_exist);
+
+// The stored state as the plan of a run sees it once ExtractPlan::tie_probe held in its
+// snapshot: the safe mark cut to its cursor value, so the window, the high mark query and the
+// batches start strictly after the tie group. Only for planning that one run: the watermark
+// rule still starts from the state as stored (a later row at t with a larger key must still
+// be read by a later run).
+StoredState tie_group_read(const StoredState& st);
 
 // The state after a successful run (pure; the argument is in docs/correctness.md).
 // `reset`: a full refresh, which starts from nothing.

@@ -54,6 +54,10 @@ struct PipelineResult {
   std::string window;
   std::string error;
   double seconds = 0;
+  // Round trips to the servers this pipeline made on the run's sessions (retries included),
+  // and the sessions it had to open (0 when it reused those of an earlier pipeline).
+  int64_t round_trips = 0;
+  int64_t sessions_opened = 0;
 };
 
 // What a failed run left behind, for its error line: what was committed (nothing; or which

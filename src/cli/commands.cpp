@@ -89,6 +89,8 @@ int cmd_run(const RunArgs& a) {
                      {"watermark_after", r.after.to_json()},
                      {"window", r.window},
                      {"seconds", r.seconds},
+                     {"round_trips", r.round_trips},
+                     {"sessions_opened", r.sessions_opened},
                      {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
     }
     std::cout << out.dump(2) << "\n";

@@ -69,10 +69,17 @@ class Connection {
   // looked for once per connection, by whichever state class asks first.
   bool state_ready(const std::string& schema) const { return state_ready_.count(schema) > 0; }
   void set_state_ready(const std::string& schema) { state_ready_.insert(schema); }
+  // Round trips made on this session so far: every message exchange the client waits for (a
+  // query, simple or extended, including BEGIN and COMMIT, and the one that starts a COPY),
+  // counted from libpq's protocol trace; the session's own setup statement included, the
+  // connection handshake not (docs/performance.md#the-fixed-cost-of-a-pipeline).
+  int64_t round_trips() const;
 
  private:
+  struct Counter;
   std::string name_;
   std::set<std::string> state_ready_;  // state schemas known to be at the latest version
+  std::unique_ptr<Counter> counter_;   // outlives conn_, which writes its trace into it
   std::unique_ptr<pqxx::connection_base, void (*)(pqxx::connection_base*)> conn_;
   std::string session_time_zone_;
 };
@@ -96,6 +103,9 @@ class Source {
 
   using Snapshot = SnapshotXids;
   Snapshot begin_snapshot();
+  // The same, with the boolean `probe` evaluated in the snapshot's first statement (no round
+  // trip of its own): `probe_result` is its value (nullopt without a probe, or for NULL).
+  Snapshot begin_snapshot(const std::optional<Sql>& probe, std::optional<bool>& probe_result);
 
   std::optional<Tuple> query_tuple(const Sql& sql);
   // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
@@ -122,6 +132,7 @@ class Source {
   pqxx::row row(const Sql& sql);  // one row, in the snapshot when one is open
   Connection& c_;
   std::unique_ptr<pqxx::transaction_base> tx_;  // the REPEATABLE READ READ ONLY snapshot
+  bool open_ = false;  // tx_ holds a transaction block begun by hand (BEGIN with the first statement)
 };
 
 // The target side: one transaction that stages, applies and (by default) stores state.
@@ -138,7 +149,8 @@ class Target {
   // Columns of the target table (throws RunError when it does not exist).
   std::vector<Column> columns(const QualifiedName& table);
   // The table's columns with their types (format_type with modifier); nullopt when the table
-  // does not exist.
+  // does not exist. This and target_namespace run in the transaction when one is begun, else
+  // on their own (autocommit).
   std::optional<std::vector<TargetColumn>> describe(const QualifiedName& table);
   // Whether the schema of `table` exists and the role may create schemas (for target.create).
   TargetNamespace target_namespace(const QualifiedName& table);
@@ -194,6 +206,7 @@ class Target {
   void abort();
 
  private:
+  pqxx::result query(const std::string& sql);  // in the transaction, or on its own without one
   Connection& c_;
   std::unique_ptr<pqxx::transaction_base> tx_;
 };

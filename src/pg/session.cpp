@@ -1,6 +1,9 @@
 // Connections and the translation of libpqxx errors into tidemark errors.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <cstring>
+
 #include "pg/internal.hpp"
 #include "tidemark/dsn.hpp"
 #include "tidemark/util.hpp"
@@ -80,6 +83,58 @@ namespace {
 void close_connection(pqxx::connection_base* c) { delete static_cast<pqxx::connection*>(c); }
 }  // namespace
 
+// The round-trip counter: libpq's protocol trace (PQtrace, which libpqxx 6.4 exposes as
+// connection_base::trace) written into a stdio stream of our own that reads it line by line
+// and counts the messages after which the client waits for the server: Query (simple
+// protocol, one per statement string, BEGIN/COMMIT and COPY included) and Sync (the end of
+// an extended-protocol exchange). libpq traces CopyData without its contents, so a COPY of
+// many rows costs one short line per row.
+struct Connection::Counter {
+  int64_t round_trips = 0;
+  std::string partial;  // the unfinished last line
+  std::FILE* file = nullptr;
+
+  Counter() {
+    cookie_io_functions_t io{};
+    io.write = [](void* self, const char* buf, size_t size) -> ssize_t {
+      static_cast<Counter*>(self)->take(buf, size);
+      return static_cast<ssize_t>(size);
+    };
+    file = fopencookie(this, "w", io);
+    if (file) setvbuf(file, nullptr, _IOLBF, 4096);
+  }
+  ~Counter() {
+    if (file) std::fclose(file);
+  }
+  Counter(const Counter&) = delete;
+  Counter& operator=(const Counter&) = delete;
+
+  void take(const char* buf, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+      if (buf[i] != '\n') {
+        if (partial.size() < 96) partial.push_back(buf[i]);  // the message name is near the start
+        continue;
+      }
+      line(partial);
+      partial.clear();
+    }
+  }
+  // "<timestamp>\tF\t<length>\t<message>\t…": a message the client (F, frontend) sent.
+  void line(const std::string& l) {
+    const size_t f = l.find("\tF\t");
+    if (f == std::string::npos) return;
+    const size_t name = l.find('\t', f + 3);
+    if (name == std::string::npos) return;
+    const char* m = l.c_str() + name + 1;
+    if (std::strncmp(m, "Query", 5) == 0 || std::strncmp(m, "Sync", 4) == 0) ++round_trips;
+  }
+};
+
+int64_t Connection::round_trips() const {
+  if (counter_->file) std::fflush(counter_->file);
+  return counter_->round_trips;
+}
+
 Connection::~Connection() = default;
 
 bool Connection::is_open() const { return conn_ && conn_->is_open(); }
@@ -96,7 +151,7 @@ bool Connection::responds() {
 }
 
 Connection::Connection(std::string name, const std::string& dsn, const std::string& role)
-    : name_(std::move(name)), conn_(nullptr, close_connection) {
+    : name_(std::move(name)), counter_(std::make_unique<Counter>()), conn_(nullptr, close_connection) {
   const std::string where = "connection '" + name_ + "'";
   // A DSN from the command line (--dsn) is checked as a config's is, so that no libpq parse
   // error, which quotes pieces of the string, can reach a message.
@@ -109,6 +164,7 @@ Connection::Connection(std::string name, const std::string& dsn, const std::stri
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     conn_->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
+    if (counter_->file) conn_->trace(counter_->file);
   } catch (const pqxx::broken_connection& e) {
     connect_failed(where, first_lines(scrub_secrets(e.what(), dsn_secrets(dsn))));
   } catch (...) {

@@ -11,7 +11,14 @@ namespace tidemark::pg {
 using nlohmann::json;
 
 Source::Source(Connection& c) : c_(c) {}
-Source::~Source() = default;
+
+Source::~Source() {
+  if (!open_ || !tx_) return;
+  try {  // a snapshot left open by a failure: end it, so the session is clean for whoever is next
+    tx_->exec("ROLLBACK");
+  } catch (...) {  // the session is gone: nothing is open any more
+  }
+}
 
 static std::vector<std::string> json_strings(const pqxx::field& f) {
   std::vector<std::string> out;
@@ -30,25 +37,50 @@ SourceShape Source::describe(const PipelineConfig& p) {
     } catch (const pqxx::undefined_table&) {
       throw RunError(where + ": table " + p.source.table->display() + " does not exist");
     }
+    // Everything else the plan needs from the catalog in one round trip: the columns' types
+    // (from the result's type oids), and for a table its exact types and NOT NULL, the
+    // cursor's sequence, whether the cursor may be NULL and leads an index, and whether the
+    // key is unique at the source.
     std::vector<std::string> oids;
     for (pqxx::row::size_type i = 0; i < r.columns(); ++i) oids.push_back(std::to_string(r.column_type(i)));
-    const std::string arr = array_literal(oids);
-    pqxx::result types =
-        tx.exec("SELECT format_type(t, NULL) FROM unnest(" + tx.quote(arr) + "::oid[]) WITH ORDINALITY AS u(t, i) ORDER BY i");
+    const bool table = p.source.table.has_value();
+    const bool cursor = table && !p.detect.cursor.empty();
+    const bool key = table && !p.target.key.empty();
+    const std::string rel = table ? "to_regclass(" + tx.quote(p.source.table->quoted()) + ")" : "NULL::regclass";
+    std::string q = "SELECT (SELECT coalesce(json_agg(format_type(t, NULL) ORDER BY i), '[]') FROM unnest(" +
+                    tx.quote(array_literal(oids)) + "::oid[]) WITH ORDINALITY AS u(t, i))::text";
+    q += table ? ", (SELECT coalesce(json_agg(json_build_array(attname, format_type(atttypid, atttypmod), attnotnull)),"
+                 " '[]') FROM pg_attribute WHERE attrelid = " + rel + " AND attnum > 0 AND NOT attisdropped)::text"
+               : ", NULL::text";
+    q += cursor ? ", (SELECT json_build_array(q.seq, ps.seqcache) FROM (SELECT pg_get_serial_sequence(" +
+                      tx.quote(p.source.table->quoted()) + ", " + tx.quote(p.detect.cursor) +
+                      ") AS seq) q LEFT JOIN pg_sequence ps ON ps.seqrelid = to_regclass(q.seq) WHERE q.seq IS NOT NULL)::text"
+                      ", (SELECT json_build_array(NOT a.attnotnull, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = "
+                      "a.attrelid AND i.indkey[0] = a.attnum AND i.indpred IS NULL)) FROM pg_attribute a WHERE a.attrelid = " +
+                      rel + " AND a.attname = " + tx.quote(p.detect.cursor) + ")::text"
+                : ", NULL::text, NULL::text";
+    // The key is the source's primary key or a unique constraint: no duplicates to drop.
+    q += key ? ", EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = " + rel +
+                   " AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+                   "(SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
+                   "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = "
+                   "(SELECT array_agg(k ORDER BY k) FROM unnest(" + tx.quote(array_literal(p.target.key)) +
+                   "::text[]) AS k))"
+             : ", false";
+    const pqxx::row cat = tx.exec1(q);
+    const json types = json::parse(cat[0].c_str());
     std::vector<ColumnInfo> all;
-    for (pqxx::row::size_type i = 0; i < r.columns(); ++i)
-      all.push_back({r.column_name(i), types[i][0].c_str(), types[i][0].c_str(), false});
-    if (p.source.table) {  // exact types and NOT NULL, for target.create / on_schema_change
-      pqxx::result exact = tx.exec("SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
-                                   "WHERE attrelid = to_regclass(" + tx.quote(p.source.table->quoted()) +
-                                   ") AND attnum > 0 AND NOT attisdropped");
-      for (auto& c : all)
-        for (const auto& row : exact)
-          if (c.name == row[0].c_str()) {
-            c.full_type = row[1].c_str();
-            c.not_null = row[2].as<bool>();
-          }
+    for (pqxx::row::size_type i = 0; i < r.columns(); ++i) {
+      const std::string type = types.at(i).get<std::string>();
+      all.push_back({r.column_name(i), type, type, false});
     }
+    if (table)  // exact types and NOT NULL, for target.create / on_schema_change
+      for (const auto& a : json::parse(cat[1].c_str()))
+        for (auto& c : all)
+          if (c.name == a[0].get<std::string>()) {
+            c.full_type = a[1].get<std::string>();
+            c.not_null = a[2].get<bool>();
+          }
 
     SourceShape shape;
     if (p.source.columns.empty()) {
@@ -64,37 +96,17 @@ SourceShape Source::describe(const PipelineConfig& p) {
         shape.columns.push_back(*found);
       }
     }
-    if (p.source.table && !p.detect.cursor.empty()) {
-      pqxx::result s = tx.exec("SELECT q.seq, ps.seqcache FROM (SELECT pg_get_serial_sequence(" +
-                               tx.quote(p.source.table->quoted()) + ", " + tx.quote(p.detect.cursor) +
-                               ") AS seq) q LEFT JOIN pg_sequence ps ON ps.seqrelid = to_regclass(q.seq)");
-      if (!s.empty() && !s[0][0].is_null()) {
-        shape.cursor_sequence = s[0][0].c_str();
-        shape.sequence_cache = s[0][1].is_null() ? 1 : s[0][1].as<int64_t>();
-      }
+    if (!cat[2].is_null()) {
+      const json seq = json::parse(cat[2].c_str());
+      shape.cursor_sequence = seq[0].get<std::string>();
+      shape.sequence_cache = seq[1].is_null() ? 1 : seq[1].get<int64_t>();
     }
-    if (p.source.table && !p.detect.cursor.empty()) {
-      pqxx::result c = tx.exec(
-          "SELECT NOT a.attnotnull, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = "
-          "a.attnum AND i.indpred IS NULL) FROM pg_attribute a WHERE a.attrelid = to_regclass(" +
-          tx.quote(p.source.table->quoted()) + ") AND a.attname = " + tx.quote(p.detect.cursor));
-      if (!c.empty()) {
-        shape.cursor_nullable = c[0][0].as<bool>();
-        shape.cursor_indexed = c[0][1].as<bool>();
-      }
+    if (!cat[3].is_null()) {
+      const json c = json::parse(cat[3].c_str());
+      shape.cursor_nullable = c[0].get<bool>();
+      shape.cursor_indexed = c[1].get<bool>();
     }
-    if (p.source.table && !p.target.key.empty()) {
-      const std::string keys = array_literal(p.target.key);
-      // The key is the source's primary key or a unique constraint: no duplicates to drop.
-      pqxx::result u = tx.exec(
-          "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(" +
-          tx.quote(p.source.table->quoted()) +
-          ") AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
-          "(SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
-          "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = "
-          "(SELECT array_agg(k ORDER BY k) FROM unnest(" + tx.quote(keys) + "::text[]) AS k))");
-      shape.key_unique = u[0][0].as<bool>();
-    }
+    if (key) shape.key_unique = cat[4].as<bool>();
     // The zone of a plain timestamp cursor: the config's, checked against the server's zone
     // names, else this connection's session default (docs/correctness.md#time-zones).
     if (p.detect.time_zone) {
@@ -157,17 +169,28 @@ Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon,
 }
 
 Source::Snapshot Source::begin_snapshot() {
+  std::optional<bool> unused;
+  return begin_snapshot(std::nullopt, unused);
+}
+
+Source::Snapshot Source::begin_snapshot(const std::optional<Sql>& probe, std::optional<bool>& probe_result) {
   try {
-    tx_ = std::make_unique<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(c_.raw());
-    // The first statement fixes the transaction's snapshot; the xip list is that snapshot's.
+    // BEGIN travels with the first statement, in one round trip: the transaction is opened
+    // by hand on a nontransaction (finish() commits it, the destructor rolls it back), and
+    // that first statement fixes the snapshot, so the xip list and `probe` are that snapshot's.
+    tx_ = std::make_unique<pqxx::nontransaction>(c_.raw());
+    open_ = true;
+    const std::string extra = probe ? ", (" + c_.render(*probe) + ")" : std::string(", NULL::boolean");
     pqxx::row r = tx_->exec1(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
         "WITH x AS (SELECT pg_snapshot_xip(pg_current_snapshot()) AS xid) "
         "SELECT (SELECT coalesce(json_agg(xid::text), '[]') FROM x)::text, "
         "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
         "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL "
         "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text, "
         "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
-        "SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text");
+        "SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text" + extra);
+    probe_result = r[3].is_null() ? std::nullopt : std::optional<bool>(r[3].as<bool>());
     return {json_strings(r[0]), json_strings(r[1]), json_strings(r[2])};
   } catch (...) {
     translate("source '" + c_.name() + "'");
@@ -317,7 +340,8 @@ int64_t Source::copy_out(const Sql& select, const LineSink& sink) {
 
 void Source::finish() {
   try {
-    if (tx_) tx_->commit();
+    if (tx_ && open_) tx_->exec("COMMIT");
+    open_ = false;
     tx_.reset();
   } catch (...) {
     translate("source '" + c_.name() + "'");

@@ -14,36 +14,49 @@ using state_sql::table;
 
 namespace {
 
+// The compare-and-set of StateStore::save as one statement: one row affected when it took.
+std::string save_sql(pqxx::transaction_base& tx, const std::string& schema, const std::optional<StateIdentity>& identity,
+                     const std::string& pipeline, const std::string& strategy, const StoredState& seen,
+                     const Watermark& next) {
+  const std::string wm = tx.quote(next.to_json().dump()) + "::jsonb";
+  const std::string id = identity ? tx.quote(identity->to_json().dump()) + "::jsonb" : std::string("NULL");
+  if (!seen.exists)
+    return "INSERT INTO " + table(schema, "pipeline_state") + " (pipeline, strategy, watermark, version, identity) VALUES (" +
+           tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + wm + ", 1, " + id +
+           ") ON CONFLICT (pipeline) DO NOTHING";
+  return "UPDATE " + table(schema, "pipeline_state") + " SET strategy = " + tx.quote(strategy) + ", watermark = " + wm +
+         (identity ? ", identity = " + id : std::string()) +
+         ", version = version + 1, updated_at = now() WHERE pipeline = " + tx.quote(pipeline) +
+         " AND version = " + std::to_string(seen.version);
+}
+
+[[noreturn]] void state_conflict(const std::string& pipeline) {
+  throw StateConflict("pipeline " + pipeline +
+                      ": its state changed while this run was working (another run moved it); nothing was committed");
+}
+
 // The compare-and-set of StateStore::save; throws StateConflict.
 void save_in(pqxx::transaction_base& tx, const std::string& schema, const std::optional<StateIdentity>& identity,
            const std::string& pipeline, const std::string& strategy, const StoredState& seen, const Watermark& next) {
-  const std::string wm = tx.quote(next.to_json().dump()) + "::jsonb";
-  const std::string id = identity ? tx.quote(identity->to_json().dump()) + "::jsonb" : std::string("NULL");
-  pqxx::result r;
-  if (!seen.exists) {
-    r = tx.exec("INSERT INTO " + table(schema, "pipeline_state") + " (pipeline, strategy, watermark, version, identity) VALUES (" +
-                tx.quote(pipeline) + ", " + tx.quote(strategy) + ", " + wm + ", 1, " + id +
-                ") ON CONFLICT (pipeline) DO NOTHING");
-  } else {
-    r = tx.exec("UPDATE " + table(schema, "pipeline_state") + " SET strategy = " + tx.quote(strategy) + ", watermark = " + wm +
-                (identity ? ", identity = " + id : std::string()) +
-                ", version = version + 1, updated_at = now() WHERE pipeline = " + tx.quote(pipeline) +
-                " AND version = " + std::to_string(seen.version));
-  }
-  if (r.affected_rows() != 1)
-    throw StateConflict("pipeline " + pipeline +
-                        ": its state changed while this run was working (another run moved it); nothing was committed");
+  if (tx.exec(save_sql(tx, schema, identity, pipeline, strategy, seen, next)).affected_rows() != 1)
+    state_conflict(pipeline);
+}
+
+std::string finish_sql(pqxx::transaction_base& tx, const std::string& schema, const RunRecord& r);
+
+std::string finish_sql(pqxx::transaction_base& tx, const std::string& schema, const RunRecord& r) {
+  std::string wm = r.watermark_after ? tx.quote(r.watermark_after->to_json().dump()) + "::jsonb" : "NULL";
+  return "UPDATE " + table(schema, "runs") + " SET finished_at = " +
+         (r.status == "running" ? std::string("NULL") : std::string("clock_timestamp()")) +
+         ", status = " + tx.quote(r.status) +
+         ", rows_read = " + std::to_string(r.rows_read) + ", rows_written = " + std::to_string(r.rows_written) +
+         ", rows_deleted = " + std::to_string(r.rows_deleted) + ", watermark_after = " + wm +
+         ", error = " + (r.error.empty() ? std::string("NULL") : tx.quote(r.error)) +
+         " WHERE run_id = " + std::to_string(r.id);
 }
 
 void finish_in(pqxx::transaction_base& tx, const std::string& schema, const RunRecord& r) {
-  std::string wm = r.watermark_after ? tx.quote(r.watermark_after->to_json().dump()) + "::jsonb" : "NULL";
-  tx.exec("UPDATE " + table(schema, "runs") + " SET finished_at = " +
-          (r.status == "running" ? std::string("NULL") : std::string("clock_timestamp()")) +
-          ", status = " + tx.quote(r.status) +
-          ", rows_read = " + std::to_string(r.rows_read) + ", rows_written = " + std::to_string(r.rows_written) +
-          ", rows_deleted = " + std::to_string(r.rows_deleted) + ", watermark_after = " + wm +
-          ", error = " + (r.error.empty() ? std::string("NULL") : tx.quote(r.error)) +
-          " WHERE run_id = " + std::to_string(r.id));
+  tx.exec(finish_sql(tx, schema, r));
 }
 
 }  // namespace
@@ -133,16 +146,16 @@ int64_t StateStore::start_run(const std::string& pipeline, const std::string& mo
   try {
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
-    pqxx::work tx(c_.raw());
-    // We hold the pipeline's lock, so a run still marked running was killed.
-    tx.exec("UPDATE " + table(schema_, "runs") + " SET status = 'abandoned', finished_at = clock_timestamp()," +
-            " error = 'the process ended without finishing the run' WHERE pipeline = " + tx.quote(pipeline) +
-            " AND status = 'running'");
-    pqxx::row r = tx.exec1("INSERT INTO " + table(schema_, "runs") +
+    // One statement, so one round trip and atomic: we hold the pipeline's lock, so a run
+    // still marked running was killed; it is marked abandoned as the new record goes in.
+    pqxx::nontransaction tx(c_.raw());
+    pqxx::row r = tx.exec1("WITH abandoned AS (UPDATE " + table(schema_, "runs") +
+                           " SET status = 'abandoned', finished_at = clock_timestamp(),"
+                           " error = 'the process ended without finishing the run' WHERE pipeline = " +
+                           tx.quote(pipeline) + " AND status = 'running') INSERT INTO " + table(schema_, "runs") +
                            " (pipeline, mode, status, watermark_before, host, pid) VALUES (" + tx.quote(pipeline) + ", " +
                            tx.quote(mode) + ", 'running', " + tx.quote(before.to_json().dump()) + "::jsonb, " +
                            tx.quote(std::string(host)) + ", " + std::to_string(getpid()) + ") RETURNING run_id");
-    tx.commit();
     return r[0].as<int64_t>();
   } catch (...) {
     translate("state store '" + c_.name() + "'");
@@ -207,6 +220,21 @@ void StateStore::save_and_finish(const std::string& pipeline, const std::string&
                                  const std::optional<Watermark>& next, const RunRecord& r,
                                  const std::optional<std::pair<ChunkRef, std::string>>& chunk) {
   try {
+    if (!chunk) {
+      // One statement (one round trip, atomic): the compare-and-set in a CTE, the run record
+      // updated only when it took; no state row changed: the state moved under us.
+      pqxx::nontransaction tx(c_.raw());
+      const std::string finish = finish_sql(tx, schema_, r);
+      if (!next) {
+        tx.exec(finish);
+        return;
+      }
+      const pqxx::row done = tx.exec1("WITH state AS (" + save_sql(tx, schema_, identity_, pipeline, strategy, seen, *next) +
+                                      " RETURNING 1), run AS (" + finish + " AND EXISTS (SELECT FROM state) RETURNING 1)"
+                                      " SELECT (SELECT count(*) FROM state), (SELECT count(*) FROM run)");
+      if (done[0].as<int64_t>() != 1) state_conflict(pipeline);
+      return;
+    }
     pqxx::work tx(c_.raw());
     if (next) {
       try {

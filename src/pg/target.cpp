@@ -9,6 +9,12 @@ namespace tidemark::pg {
 Target::Target(Connection& c) : c_(c) {}
 Target::~Target() = default;
 
+pqxx::result Target::query(const std::string& sql) {
+  if (tx_) return tx_->exec(sql);
+  pqxx::nontransaction tx(c_.raw());
+  return tx.exec(sql);
+}
+
 void Target::begin() {
   try {
     tx_ = std::make_unique<pqxx::work>(c_.raw());
@@ -37,9 +43,9 @@ std::vector<Target::Column> Target::columns(const QualifiedName& table) {
 
 std::optional<std::vector<TargetColumn>> Target::describe(const QualifiedName& table) {
   try {
-    pqxx::result r = tx_->exec("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
-                               "a.attrelid = to_regclass(" + tx_->quote(table.quoted()) +
-                               ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+    pqxx::result r = query("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE "
+                           "a.attrelid = to_regclass(" + c_.raw().quote(table.quoted()) +
+                           ") AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
     if (r.empty()) return std::nullopt;
     std::vector<TargetColumn> out;
     for (const auto& row : r) out.push_back({row[0].c_str(), row[1].c_str()});
@@ -51,9 +57,10 @@ std::optional<std::vector<TargetColumn>> Target::describe(const QualifiedName& t
 
 TargetNamespace Target::target_namespace(const QualifiedName& table) {
   try {
-    pqxx::row r = tx_->exec1("SELECT " + (table.schema.empty() ? std::string("true") :
-                             "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + tx_->quote(table.schema) + ")") +
-                             ", has_database_privilege(current_database(), 'CREATE'), current_user, current_database()");
+    const pqxx::result res = query("SELECT " + (table.schema.empty() ? std::string("true") :
+                                   "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + c_.raw().quote(table.schema) + ")") +
+                                   ", has_database_privilege(current_database(), 'CREATE'), current_user, current_database()");
+    const pqxx::row r = res[0];
     return {r[0].as<bool>(), r[1].as<bool>(), r[2].c_str(), r[3].c_str()};
   } catch (...) {
     translate("target '" + c_.name() + "'");

@@ -35,9 +35,16 @@ class RunContext {
                                                                          : cfg_.state_connection(p));
   }
 
+  // Opens the sessions pipeline `p` will ask for (writer, state, source) that are not open
+  // yet, at the same time, each on a thread of its own: connecting (backend start-up,
+  // authentication) is most of an unchanged pipeline's fixed cost, and it is waiting, not
+  // work. A failure is thrown as opening them one by one would have (target first); the
+  // sessions that did open stay, like any others. Reused sessions are checked as get() does.
+  void open_for(const PipelineConfig& p);
+
   // Closes every session. After a failed pipeline the next one starts on new sessions, as if
   // it were alone: a failure may have left one broken or in an unknown state.
-  void reset() { open_.clear(); }
+  void reset();
   // A new pipeline begins: a session it reuses is asked once whether it is still there (the
   // server may have restarted since the last pipeline), and replaced when it is not.
   void begin_pipeline() { checked_.clear(); }
@@ -45,11 +52,19 @@ class RunContext {
   // The "cannot see other sessions" warning is given once per command.
   bool warned_hidden = false;
 
+  // Round trips made on this context's sessions so far (closed ones included), and the
+  // sessions it opened: a pipeline's share is the difference across its run. Per context,
+  // so a worker thread with a context of its own counts its own pipelines.
+  int64_t round_trips() const;
+  int64_t sessions_opened() const { return sessions_opened_; }
+
  private:
   pg::Connection& get(const std::string& name, const std::string& role);
   const Config& cfg_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<pg::Connection>> open_;
   std::set<std::pair<std::string, std::string>> checked_;  // reused by this pipeline and found alive
+  int64_t closed_round_trips_ = 0;  // of the sessions closed so far
+  int64_t sessions_opened_ = 0;
 };
 
 }  // namespace tidemark

@@ -29,13 +29,22 @@ void observe_high(pg::Source& src, const ExtractPlan& plan, const StoredState& s
   }
 }
 
-Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st, bool warn_hidden) {
+Observed observe(pg::Source& src, const ExtractPlan& first, const StoredState& st, bool warn_hidden,
+                 const std::function<const ExtractPlan&()>& replan) {
   Observed o;
   Observation& obs = o.obs;
-  obs.columns = plan.tuple_columns;
-  pg::Source::BeforeSnapshot before = src.observe_before(plan.horizon, plan.writer_locks);
-  pg::Source::Snapshot snap = src.begin_snapshot();
+  obs.columns = first.tuple_columns;
+  pg::Source::BeforeSnapshot before = src.observe_before(first.horizon, first.writer_locks);
+  std::optional<bool> tie_read;
+  pg::Source::Snapshot snap = src.begin_snapshot(replan ? first.tie_probe : std::nullopt, tie_read);
   fault_point("after_snapshot");
+  // The remade plan differs only in where the window starts (horizon, tuple and types are
+  // the same): everything read in the snapshot from here on is read with it.
+  o.tie_group_read = tie_read.value_or(false);
+  const ExtractPlan& plan = o.tie_group_read ? replan() : first;
+  if (o.tie_group_read)
+    spdlog::debug("no key above the safe mark's {}: every row at its cursor value is read, the window starts after it",
+                  tuple_text(st.watermark.safe));
   if (before.hidden_sessions > 0 && warn_hidden)
     spdlog::warn(
         "the source role cannot see {} other session(s) in pg_stat_activity; in-flight safety falls back to the "
@@ -46,7 +55,9 @@ Observed observe(pg::Source& src, const ExtractPlan& plan, const StoredState& st
   for (const auto& s : before.sessions) open.push_back(s.ref);
   obs.pending_ended =
       st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, open, !before.prepared.empty());
-  observe_high(src, plan, st, o, src.query_tuple(plan.high_query), obs);
+  const std::optional<Tuple> high = src.query_tuple(plan.high_query);
+  o.nothing_beyond = !high;
+  observe_high(src, plan, st, o, high, obs);
 
   // Gather what the classification needs (the candidate's instant only for a clock horizon:
   // the server computes it), classify, log.

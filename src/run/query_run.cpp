@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
 
 #include "run/backfill.hpp"
@@ -30,20 +31,17 @@ constexpr int64_t kAnalyzeStageRows = 100000;
 
 // The target made to fit the source before anything is read (target.create,
 // target.on_schema_change), in a transaction of its own; a dry run only says what it would do.
+// The target is described outside a transaction (one round trip); one is begun only for DDL.
 void fit_target_schema(const PipelineConfig& p, SourceShape& shape, pg::Connection& conn, bool dry_run) {
   pg::Target t(conn);
-  t.begin();
   const auto existing = t.describe(p.target.table);
   const TargetNamespace where = !existing && p.target.create ? t.target_namespace(p.target.table) : TargetNamespace{};
   const SchemaPlan plan = plan_target_schema(p, shape.columns, existing, where);
-  if (plan.error) {
-    t.abort();
-    throw RunError(*plan.error);
-  }
+  if (plan.error) throw RunError(*plan.error);
   if (dry_run) {
-    t.abort();
     for (const auto& note : plan.notes) spdlog::info("would have {}", note);
-  } else {
+  } else if (!plan.ddl.empty()) {
+    t.begin();
     // The notes say what happened, so they are logged only once the DDL has committed.
     for (const auto& ddl : plan.ddl) {
       try {
@@ -57,6 +55,8 @@ void fit_target_schema(const PipelineConfig& p, SourceShape& shape, pg::Connecti
       }
     }
     t.commit();
+    for (const auto& note : plan.notes) spdlog::info("{}", note);
+  } else {
     for (const auto& note : plan.notes) spdlog::info("{}", note);
   }
   auto& cols = shape.columns;
@@ -95,6 +95,30 @@ class Loader {
   Loader(RunPlan& plan, pg::Source& src, pg::Target& tgt, StateBackend& state, const RunRequest& req,
          PipelineResult& res, RunProgress& pr, const StoredState& st)
       : plan_(plan), p_(*plan.pipeline), src_(src), tgt_(tgt), state_(state), req_(req), res_(res), pr_(pr), seen_(st) {}
+
+  // A run whose window turned out empty in its snapshot (Observed::nothing_beyond): nothing
+  // to stage, check or apply, so no target transaction; the state (its version, and a pending
+  // mark promoted) and the run record commit together in one statement, with the fault points
+  // in the order a load passes them.
+  void commit_nothing(const std::optional<Watermark>& next) {
+    fault_point("after_stage");
+    fault_point("after_apply");
+    Committed& done = pr_.committed;
+    if (next) res_.after = *next;
+    const pg::RunRecord rec{res_.run_id, "succeeded", res_.rows_read, res_.rows_written, res_.rows_deleted, res_.after, ""};
+    pr_.in_transaction = true;
+    if (state_.with_data()) fault_point("before_commit");
+    else {
+      fault_point("before_commit");
+      fault_point("after_commit");  // where a load's data commit would be, before its state
+    }
+    state_.save_after_data(seen_, next, rec, std::nullopt);
+    pr_.in_transaction = false;
+    ++done.transactions;
+    done.state_behind = false;
+    if (next) done.watermark = *next;
+    if (state_.with_data()) fault_point("after_commit");
+  }
 
   void load(const Sql& delta, const std::optional<Watermark>& next, bool last) {
     RunPlan& rp = plan_;
@@ -211,8 +235,17 @@ class Loader {
 
 // Carries out `rp`: observe and read in one source snapshot, then one load per batch (or
 // one for the whole delta), each with the watermark the rule gives for what it read.
+// Whether a run whose high mark query found nothing may skip the load: its window is then
+// empty too (same snapshot, same predicate, NULL cursors aside), and nothing else in the load
+// has an effect without rows (no target to replace, no range or windows to rewrite).
+bool empty_window_skips_load(const RunPlan& rp) {
+  const PipelineConfig& p = *rp.pipeline;
+  return rp.mode == RunMode::kIncremental && !rp.batched && !rp.by_window && !rp.write.partitions &&
+         !rp.extract.replace_target && !rp.extract.target_range && p.detect.null_cursor != NullCursor::kInclude;
+}
+
 void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& src, Loader& loader,
-             PipelineResult& res) {
+             PipelineResult& res, const std::function<void()>& replan) {
   const ExtractPlan& plan = rp.extract;
   const PipelineConfig& p = *rp.pipeline;
   const bool reset = rp.mode == RunMode::kFullRefresh;
@@ -222,9 +255,18 @@ void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& sr
     loader.load(plan.select, plan.moves_watermark ? std::optional<Watermark>(Watermark{}) : std::nullopt, true);
     return;
   }
-  Observed o = observe(src, plan, st, !ctx.warned_hidden);
+  // `plan` refers to rp.extract, so after a replan it is the remade plan.
+  Observed o = observe(src, plan, st, !ctx.warned_hidden, [&]() -> const ExtractPlan& {
+    replan();
+    return plan;
+  });
   ctx.warned_hidden = true;
   check_null_keys(src, p, plan);
+  if (o.nothing_beyond && empty_window_skips_load(rp)) {
+    spdlog::debug("nothing beyond the watermark in this snapshot: no load");
+    loader.commit_nothing(next_watermark(st.watermark, o.obs, reset));
+    return;
+  }
   if (!rp.batched) {
     loader.load(plan.select, next_watermark(st.watermark, o.obs, reset), true);
     return;
@@ -258,7 +300,8 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   const Strategy& strategy = *find_strategy(p.detect.strategy);
   const RunRequest& req = opts.request;
 
-  // The lock and the stored state.
+  // The lock and the stored state, on sessions opened side by side when they are new.
+  ctx.open_for(p);
   pg::Connection& target = ctx.writer(p.target.connection);
   pg::Connection& state_conn = ctx.state(p);
   pg::Connection& source = ctx.source(p.source.connection);
@@ -304,7 +347,13 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   Loader loader(rp, src, tgt, state, req, res, pr, st);
   try {
     res.after = st.watermark;
-    execute(ctx, rp, st, src, loader, res);
+    // Planned again, from the safe mark cut to its cursor value, when the tie probe holds
+    // in the snapshot (ExtractPlan::tie_probe); the watermark rule keeps the stored state.
+    const StoredState tie_read = tie_group_read(st);
+    execute(ctx, rp, st, src, loader, res, [&] {
+      rp = plan_run({p, shape, tie_read, effective});
+      res.window = rp.extract.window;
+    });
     src.finish();
   } catch (...) {
     tgt.abort();

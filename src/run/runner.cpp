@@ -122,6 +122,7 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
       if (chunked) return run_backfill(ctx, *p, opts, &progress);
       return executor_for(strategy).run(ctx, *p, opts, progress);
     };
+    const int64_t trips_before = ctx.round_trips(), opened_before = ctx.sessions_opened();
     try {
       // A lost connection or a serialization failure changed nothing: with `retries`, try again.
       for (int attempt = 0;; ++attempt) {
@@ -185,6 +186,12 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
         r.after = progress.committed.watermark ? *progress.committed.watermark : r.before;
         spdlog::error("{}", failure_text(progress, r.error));
       }
+    }
+    r.round_trips = ctx.round_trips() - trips_before;
+    r.sessions_opened = ctx.sessions_opened() - opened_before;
+    {
+      log::PipelineScope scope(p->name);
+      spdlog::debug("{} round trip(s) to the servers, {} session(s) opened", r.round_trips, r.sessions_opened);
     }
     results.push_back(std::move(r));
     fault_point("pipeline_done");

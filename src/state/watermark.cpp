@@ -86,6 +86,12 @@ bool pending_ended(const Pending& pending, const std::vector<std::string>& snaps
   return pending.waiting_for.sessions.empty() || !prepared_exist;
 }
 
+StoredState tie_group_read(const StoredState& st) {
+  StoredState out = st;
+  if (out.watermark.safe && out.watermark.safe->size() > 1) out.watermark.safe->resize(1);
+  return out;
+}
+
 // `safe` only moves to a candidate whose in-flight transactions have all ended by a later
 // snapshot, and that later run read from the old `safe`, so it saw their rows. `high` never
 // moves back.

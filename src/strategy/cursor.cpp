@@ -271,6 +271,14 @@ ExtractPlan plan_cursor(const PlanInput& in, CursorKind kind) {
       lower = Sql(qc + " >= ").append(cast(safe[0], ctype));
     } else {
       lower = after_tuple(plan.tuple_columns, plan.tuple_types, safe);
+      // A (cursor, key) mark: when no key lies above the mark's, no row at the mark's cursor
+      // value lies after it, and the run may start strictly after that value (ExtractPlan::tie_probe).
+      if (safe.size() == 2 && plan.tuple_columns.size() == 2 && p.source.table && in.shape.key_unique &&
+          p.target.key.size() == 1 && p.target.key[0] == plan.tuple_columns[1])
+        plan.tie_probe = Sql("SELECT NOT EXISTS (SELECT 1 FROM " + source_from(p.source) + " WHERE " +
+                             quote_ident(plan.tuple_columns[1]) + " > ")
+                             .append(cast(safe[1], plan.tuple_types[1]))
+                             .text(")");
     }
   }
   plan.replace_target = in.request.mode == RunMode::kFullRefresh;
@@ -361,6 +369,17 @@ std::vector<Advice> advise_cursor(const PipelineConfig& p, const InspectedTable&
                                                       t.table.quoted() + " (" + quote_ident(c->name) + ");"});
     if (!c->not_null)
       out.push_back({K::kRisk, c->name + " may be NULL: such rows are never loaded unless detect.null_cursor: include"});
+    // Rows sharing a cursor value (a bulk UPDATE … SET updated_at = now()) are told apart by
+    // the key: with an index on the cursor alone every run that starts inside such a tie group
+    // reads the whole group (docs/strategies.md#ties).
+    std::vector<std::string> tie_cols{c->name};
+    for (const auto& k : p.target.key)
+      if (k != c->name) tie_cols.push_back(k);
+    if (c->indexed && tie_cols.size() > 1)
+      out.push_back({K::kAdvice, "where many rows share one " + c->name +
+                                     " (bulk updates), an index on the cursor and key lets each run skip the rows "
+                                     "of that value it already read instead of reading them all: CREATE INDEX ON " +
+                                     t.table.quoted() + " (" + ident_list(tie_cols) + ");"});
     column(*c, out);
   }
   out.push_back({K::kAdvice, "watermarks cannot see deletes: use detect.soft_delete, reconcile, or strategy cdc" +

@@ -662,3 +662,53 @@ TEST_CASE("plan: settle and lookback on a plain timestamp cursor are computed in
   CHECK(plan.select.values() == std::vector<SqlValue>{mark, "America/Chicago", "America/Chicago", mark,
                                                       "America/Chicago", "America/Chicago"});
 }
+
+TEST_CASE("plan: a (cursor, key) safe mark carries a tie probe: no key above the mark's, for a unique key", "[unit][plan][ties]") {
+  SourceShape shape = orders_shape();
+  shape.key_unique = true;
+  const ExtractPlan plan = make_plan(orders_pipeline(), shape, stored({"updated_at", "id"}, {kTs, "42"}));
+  REQUIRE(plan.tie_probe);
+  CHECK(plan.tie_probe->with_placeholders() ==
+        R"(SELECT NOT EXISTS (SELECT 1 FROM "public"."orders" WHERE "id" > CAST($1 AS bigint)))");
+  CHECK(plan.tie_probe->values() == std::vector<SqlValue>{"42"});
+  // The window itself still re-reads the tie group when the probe does not hold.
+  CHECK(plan.select.with_placeholders() == kOrdersSelect + " WHERE " + kCompoundLower + kNotNull);
+}
+
+TEST_CASE("plan: no tie probe without a unique key, with a lookback, from a prefix mark, or for a query source",
+          "[unit][plan][ties]") {
+  SourceShape unique = orders_shape();
+  unique.key_unique = true;
+  const StoredState st = stored({"updated_at", "id"}, {kTs, "42"});
+  CHECK_FALSE(make_plan(orders_pipeline(), orders_shape(), st).tie_probe);  // no index to answer it at once
+  PipelineConfig lookback = orders_pipeline();
+  lookback.detect.lookback = "5m";
+  CHECK_FALSE(make_plan(lookback, unique, st).tie_probe);
+  CHECK_FALSE(make_plan(orders_pipeline(), unique, stored({"updated_at", "id"}, {kTs})).tie_probe);
+  PipelineConfig query = orders_pipeline();
+  query.source.table.reset();
+  query.source.query = "SELECT id, amount, updated_at FROM public.orders";
+  CHECK_FALSE(make_plan(query, unique, st).tie_probe);
+  CHECK_FALSE(make_plan(orders_pipeline(), unique, st, full_refresh()).tie_probe);
+}
+
+TEST_CASE("plan: once the tie group is read the window and the high mark start strictly after its timestamp",
+          "[unit][plan][ties]") {
+  SourceShape shape = orders_shape();
+  shape.key_unique = true;
+  const StoredState st = stored({"updated_at", "id"}, {kTs, "42"});
+  const StoredState read = tie_group_read(st);
+  REQUIRE(read.watermark.safe);
+  CHECK(*read.watermark.safe == Tuple{kTs});
+  CHECK(read.watermark.high == st.watermark.high);  // only the plan's start moves, not the stored marks
+  CHECK(read.version == st.version);
+  const ExtractPlan plan = make_plan(orders_pipeline(), shape, read);
+  CHECK(plan.select.with_placeholders() ==
+        kOrdersSelect + R"( WHERE "updated_at" > CAST($1 AS timestamp with time zone))" + kNotNull);
+  CHECK(plan.high_query.with_placeholders() ==
+        R"(SELECT "updated_at", "id" FROM "public"."orders" WHERE "updated_at" IS NOT NULL AND )"
+        R"("updated_at" > CAST($1 AS timestamp with time zone) ORDER BY "updated_at" DESC, "id" DESC LIMIT 1)");
+  CHECK_FALSE(plan.tie_probe);
+  // A mark that is already a prefix (a horizon candidate) is left as it is.
+  CHECK(*tie_group_read(stored({"updated_at", "id"}, {kTs})).watermark.safe == Tuple{kTs});
+}
