@@ -14,6 +14,7 @@
 #include "run/fault.hpp"
 #include "run/observe.hpp"
 #include "run/partition_load.hpp"
+#include "run/scheduler.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -222,8 +223,7 @@ void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& sr
     loader.load(plan.select, plan.moves_watermark ? std::optional<Watermark>(Watermark{}) : std::nullopt, true);
     return;
   }
-  Observed o = observe(src, plan, st, !ctx.warned_hidden);
-  ctx.warned_hidden = true;
+  Observed o = observe(src, plan, st, !ctx.warned_hidden.exchange(true));
   check_null_keys(src, p, plan);
   if (!rp.batched) {
     loader.load(plan.select, next_watermark(st.watermark, o.obs, reset), true);
@@ -288,7 +288,7 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   RunPlan rp = plan_run({p, shape, st, effective});
   res.window = rp.extract.window;
   if (opts.dry_run) {
-    std::cout << plan_text(rp, st, src.estimate_rows(rp.extract.select));
+    plan_output() << plan_text(rp, st, src.estimate_rows(rp.extract.select));
     return res;
   }
 
