@@ -134,6 +134,7 @@ struct Config {
   std::string path;
   int version = 1;
   RetryConfig retries;
+  int jobs = 1;  // top-level `jobs`: pipelines a run (without --from/--to) runs at once; run --jobs wins
   std::map<std::string, std::string> connections;  // name -> libpq DSN/URI (expanded)
   StateConfig state;
   std::vector<PipelineConfig> pipelines;

@@ -18,7 +18,8 @@ bool progress_on_terminal();
 void progress(const std::string& line);
 void progress_done();
 
-// While alive, log lines name this pipeline (and run id once known).
+// While alive, log lines of the calling thread name this pipeline (and run id once known);
+// each worker thread of `run --jobs` has its own scope.
 class PipelineScope {
  public:
   explicit PipelineScope(const std::string& pipeline);

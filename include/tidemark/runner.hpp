@@ -15,7 +15,10 @@ struct RunOptions {
   std::vector<std::string> pipelines;  // empty: all, in config order
   std::string chunk;                   // backfills: overrides the pipeline's `chunk`
   bool restart = false;                // backfills: forget the chunks done so far
-  int jobs = 1;                        // backfills: worker processes
+  int jobs = 1;                        // chunked backfills: worker processes per backfill
+  // Runs without a range: pipelines run at once, each on a worker thread with its own
+  // sessions (run --jobs, else the config's `jobs`). Chunked backfills run one at a time.
+  int pipeline_jobs = 1;
   int64_t lease_seconds = 60;          // backfills: a chunk's claim lasts this long without a heartbeat
   bool advance_watermark = false;      // backfills: move the incremental watermark to the range's end
 };
@@ -64,7 +67,8 @@ struct PipelineResult {
 // batches, rows and watermark; or data without its state), then `error`.
 std::string failure_text(const RunProgress& progress, const std::string& error);
 
-// Runs each selected pipeline one after another; one failing does not stop the others.
+// Runs each selected pipeline, one after another or (pipeline_jobs > 1) up to that many at
+// once; one failing does not stop the others. The results are in config order.
 std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts);
 
 // 0 all ok, 2 a config/usage problem, 1 a run failed, 75 only lock conflicts.

@@ -59,7 +59,10 @@ int main(int argc, char** argv) {
          c->add_option("--chunk", run.chunk,
                        "Backfill: commit the range in chunks of this many ids, or of a duration (1d, 6h); resumable");
          c->add_flag("--restart", run.restart, "Backfill: start over, forgetting the chunks already done");
-         c->add_option("--jobs", run.jobs, "Backfill: chunks loaded at once, by that many worker processes")
+         c->add_option("--jobs", run.jobs,
+                       "Pipelines run at once, each on its own worker and sessions (default: the config's `jobs`, "
+                       "else 1); with --from/--to: each backfill's chunks loaded at once by that many worker "
+                       "processes, the pipelines one after another")
              ->check(CLI::Range(1, 64));
          c->add_option("--lease", run.lease,
                        "Backfill: how long a chunk stays claimed by a worker that stopped renewing it (default 1m)");

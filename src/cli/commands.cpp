@@ -39,7 +39,6 @@ int cmd_run(const RunArgs& a) {
   opts.dry_run = a.dry_run;
   opts.chunk = a.chunk;
   opts.restart = a.restart;
-  opts.jobs = a.jobs;
   opts.advance_watermark = a.advance_watermark;
   const auto lease = parse_duration_us(a.lease);
   if (!lease || *lease < 1000000)
@@ -47,8 +46,12 @@ int cmd_run(const RunArgs& a) {
   opts.lease_seconds = *lease / 1000000;
   const bool range = !a.from.empty() || !a.to.empty();
   if (range && a.full_refresh) throw ConfigError("--full-refresh and --from/--to cannot be combined");
-  if (!range && (!a.chunk.empty() || a.restart || a.jobs != 1 || a.advance_watermark || a.lease != "1m"))
-    throw ConfigError("--chunk, --restart, --jobs, --lease and --advance-watermark belong to a backfill (--from/--to)");
+  if (!range && (!a.chunk.empty() || a.restart || a.advance_watermark || a.lease != "1m"))
+    throw ConfigError("--chunk, --restart, --lease and --advance-watermark belong to a backfill (--from/--to)");
+  // --jobs: with --from/--to the chunk workers of each backfill, its pipelines one after
+  // another; otherwise pipelines at once (the config's `jobs` unless given).
+  opts.jobs = range && a.jobs > 0 ? a.jobs : 1;
+  opts.pipeline_jobs = range ? 1 : a.jobs > 0 ? a.jobs : cfg.jobs;
   if (range && a.pipelines.empty())
     throw ConfigError("--from/--to backfill a cursor range: name the pipeline(s), e.g. `tidemark run -c " + a.config +
                       " orders --from 2024-01-01 --to 2024-02-01`");

@@ -15,7 +15,7 @@ struct RunArgs {
   bool full_refresh = false;
   std::string chunk;
   bool restart = false;
-  int jobs = 1;
+  int jobs = 0;  // --jobs; 0: not given (the config's `jobs`, a backfill's 1)
   std::string lease = "1m";
   bool advance_watermark = false;
   bool json = false;

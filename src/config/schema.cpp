@@ -101,6 +101,8 @@ std::string config_json_schema() {
                          {"file", text("keep state in this local JSON file instead of a schema")}})},
        {"retries", object({{"attempts", {{"type", "integer"}, {"minimum", 0}, {"maximum", 10}}},
                            {"backoff", duration("wait before the first retry, doubled after each")}})},
+       {"jobs", {{"type", "integer"}, {"minimum", 1}, {"maximum", 64},
+                 {"description", "pipelines a run (without --from/--to) runs at once; run --jobs wins"}}},
        {"pipelines", {{"type", "array"}, {"minItems", 1}, {"items", pipeline}}}},
       {"connections", "pipelines"});
   schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";

@@ -34,7 +34,7 @@ class Validator {
     Config cfg;
     cfg.path = file_;
     if (!expect_map(root, "(top level)")) return finish(cfg);
-    check_keys(root, "", {"version", "connections", "state", "pipelines", "retries"});
+    check_keys(root, "", {"version", "connections", "state", "pipelines", "retries", "jobs"});
     if (auto v = root["version"]) {
       auto n = get_int(v, "version");
       if (n && *n != 1) error(v, "version", "unsupported version " + std::to_string(*n) + " (this tidemark reads version 1)");
@@ -42,6 +42,7 @@ class Validator {
     read_connections(root["connections"], cfg);
     read_state(root["state"], cfg);
     read_retries(root["retries"], cfg);
+    read_jobs(root["jobs"], cfg);
     read_pipelines(root["pipelines"], cfg);
     return finish(cfg);
   }
@@ -238,6 +239,15 @@ class Validator {
       }
     }
     return out;
+  }
+
+  // Top-level `jobs`: how many pipelines a run runs at once (docs/operations.md#parallel-runs).
+  void read_jobs(const YAML::Node& n, Config& cfg) {
+    if (!n) return;
+    if (auto v = get_int(n, "jobs")) {
+      if (*v < 1 || *v > 64) error(n, "jobs", "must be between 1 and 64 (pipelines run at once)");
+      else cfg.jobs = static_cast<int>(*v);
+    }
   }
 
   void read_retries(const YAML::Node& n, Config& cfg) {

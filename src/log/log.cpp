@@ -15,8 +15,10 @@
 namespace tidemark::log {
 namespace {
 
-std::string g_pipeline;
-int64_t g_run_id = 0;
+// The pipeline scope is the calling thread's: pipelines run side by side on worker threads
+// (run --jobs), and the sink writes on the thread that logs, so each line names its own.
+thread_local std::string g_pipeline;
+thread_local int64_t g_run_id = 0;
 Format g_format = Format::kText;
 bool g_quiet = false;
 std::mutex g_progress_mutex;  // guards g_progress and stderr against the sink
@@ -33,7 +35,8 @@ std::string timestamp(const spdlog::log_clock::time_point& tp) {
   return buf;
 }
 
-// Both formats come from one sink so the pipeline context is added the same way.
+// Both formats come from one sink so the pipeline context is added the same way. The sink is
+// the multi-threaded kind (base_sink<std::mutex>): worker threads log at once.
 class Sink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit Sink(Format f) : format_(f) {}

@@ -16,7 +16,7 @@
 #include "run/backfill.hpp"
 #include "run/executor.hpp"
 #include "run/run_state.hpp"
-#include "run/run_state.hpp"
+#include "run/scheduler.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
 #include "tidemark/strategy.hpp"
@@ -143,9 +143,9 @@ PipelineResult run_backfill(RunContext& ctx, const PipelineConfig& p, const RunO
     blocker = advance_blocker_now(src, plan, range);
   }
   if (opts.dry_run) {
-    std::cout << "backfill of pipeline " << p.name << ": [" << range.range_from << ", " << range.range_to << ") in "
+    plan_output() << "backfill of pipeline " << p.name << ": [" << range.range_from << ", " << range.range_to << ") in "
               << chunks.size() << " chunk(s) of " << chunk_spec << ", one transaction each\n";
-    for (const auto& c : chunks) std::cout << "  chunk [" << c.from << ", " << c.to << ")\n";
+    for (const auto& c : chunks) plan_output() << "  chunk [" << c.from << ", " << c.to << ")\n";
     if (chunks.empty()) {
       PipelineResult none;
       none.pipeline = p.name;

@@ -9,6 +9,7 @@
 #include "run/fault.hpp"
 #include "run/run_state.hpp"
 #include "run/executor.hpp"
+#include "run/scheduler.hpp"
 #include "tidemark/cdc.hpp"
 #include "tidemark/cdc_batch.hpp"
 #include "tidemark/errors.hpp"
@@ -135,7 +136,7 @@ PipelineResult run_cdc(RunContext& ctx, const PipelineConfig& p, const RunOption
   const cdc::Position start = needs_snapshot ? cdc::Position{} : cdc::Position{from.lsn, from.xid, from.applied};
   const int64_t batch_size = from.batch_size;
   if (opts.dry_run) {
-    std::cout << plan_text(rp, st, std::nullopt);
+    plan_output() << plan_text(rp, st, std::nullopt);
     return res;
   }
 

@@ -2,8 +2,10 @@
 // connection of the config and role (a source session reads in snapshots, a writer session
 // writes targets and state), opened when a pipeline first needs them and handed to every
 // later pipeline that names the same connection, so a config of many pipelines does not
-// open connections per pipeline.
+// open connections per pipeline. One context is used by one thread at a time: with run --jobs
+// each worker has its own (a libpq connection is never shared between threads).
 #pragma once
+#include <atomic>
 #include <map>
 #include <set>
 #include <memory>
@@ -17,7 +19,9 @@ namespace tidemark {
 
 class RunContext {
  public:
-  explicit RunContext(const Config& cfg) : cfg_(cfg) {}
+  // `warned_hidden`: the flag shared by the contexts of one command (the workers of run --jobs).
+  explicit RunContext(const Config& cfg, std::atomic<bool>* shared_warned = nullptr)
+      : warned_hidden(shared_warned ? *shared_warned : own_warned_hidden_), cfg_(cfg) {}
   RunContext(const RunContext&) = delete;
   RunContext& operator=(const RunContext&) = delete;
 
@@ -50,7 +54,7 @@ class RunContext {
   void begin_pipeline() { checked_.clear(); }
 
   // The "cannot see other sessions" warning is given once per command.
-  bool warned_hidden = false;
+  std::atomic<bool>& warned_hidden;
 
   // Round trips made on this context's sessions so far (closed ones included), and the
   // sessions it opened: a pipeline's share is the difference across its run. Per context,
@@ -59,6 +63,7 @@ class RunContext {
   int64_t sessions_opened() const { return sessions_opened_; }
 
  private:
+  std::atomic<bool> own_warned_hidden_{false};  // when no flag is shared
   pg::Connection& get(const std::string& name, const std::string& role);
   const Config& cfg_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<pg::Connection>> open_;

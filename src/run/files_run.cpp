@@ -10,6 +10,7 @@
 
 #include "run/fault.hpp"
 #include "run/executor.hpp"
+#include "run/scheduler.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/file_plan.hpp"
@@ -194,7 +195,7 @@ PipelineResult run_files(RunContext& ctx, const PipelineConfig& p, const RunOpti
   const StoredState no_state;
   RunPlan rp = plan_run(PlanInput{p, none, no_state, opts.request, &seen});
   if (opts.dry_run) {
-    std::cout << plan_text(rp, no_state, std::nullopt);
+    plan_output() << plan_text(rp, no_state, std::nullopt);
     return res;
   }
   const std::vector<files::Decision>& plan = *rp.extract.files;

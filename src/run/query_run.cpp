@@ -15,6 +15,7 @@
 #include "run/fault.hpp"
 #include "run/observe.hpp"
 #include "run/partition_load.hpp"
+#include "run/scheduler.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -256,11 +257,10 @@ void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& sr
     return;
   }
   // `plan` refers to rp.extract, so after a replan it is the remade plan.
-  Observed o = observe(src, plan, st, !ctx.warned_hidden, [&]() -> const ExtractPlan& {
+  Observed o = observe(src, plan, st, !ctx.warned_hidden.exchange(true), [&]() -> const ExtractPlan& {
     replan();
     return plan;
   });
-  ctx.warned_hidden = true;
   check_null_keys(src, p, plan);
   if (o.nothing_beyond && empty_window_skips_load(rp)) {
     spdlog::debug("nothing beyond the watermark in this snapshot: no load");
@@ -331,7 +331,7 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
   RunPlan rp = plan_run({p, shape, st, effective});
   res.window = rp.extract.window;
   if (opts.dry_run) {
-    std::cout << plan_text(rp, st, src.estimate_rows(rp.extract.select));
+    plan_output() << plan_text(rp, st, src.estimate_rows(rp.extract.select));
     return res;
   }
 

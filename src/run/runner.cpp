@@ -1,5 +1,6 @@
 // Runs the selected pipelines of a config, one after another on the connections of one run
-// context, each by the executor its strategy names; and what a failed run tells.
+// context (or, with --jobs, side by side on workers: scheduler.cpp), each by the executor its
+// strategy names; and what a failed run tells.
 #include "tidemark/runner.hpp"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include "run/backfill.hpp"
 #include "run/executor.hpp"
 #include "run/fault.hpp"
+#include "run/scheduler.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/log.hpp"
@@ -81,6 +83,10 @@ std::string failure_text(const RunProgress& pr, const std::string& error) {
          (pr.in_transaction ? "; the batch in progress was rolled back" : "") + ": " + error;
 }
 
+bool is_chunked(const PipelineConfig& p, const RunOptions& opts) {
+  return opts.request.mode == RunMode::kRange && (!opts.chunk.empty() || !p.chunk.empty() || opts.advance_watermark);
+}
+
 std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std::vector<std::string>& names) {
   std::vector<const PipelineConfig*> out;
   if (names.empty()) {
@@ -97,103 +103,114 @@ std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std
   return out;
 }
 
+PipelineResult run_pipeline(RunContext& ctx, const PipelineConfig& pc, const RunOptions& opts) {
+  const Config& cfg = ctx.config();
+  const PipelineConfig* p = &pc;
+  PipelineResult r;
+  r.pipeline = p->name;
+  const Strategy& strategy = *find_strategy(p->detect.strategy);
+  const StrategyCaps& caps = strategy.caps();
+  RunProgress progress;  // of the latest attempt
+  // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range is
+  // one chunk.
+  const bool chunked = is_chunked(*p, opts);
+  auto once = [&]() -> PipelineResult {
+    if (chunked && !cfg.state.file.empty())
+      throw ConfigError("pipeline " + p->name + ": chunked backfills (--chunk, --jobs, --advance-watermark) record "
+                        "their chunks in the state schema, which state.file replaces; run the range without them "
+                        "(one transaction)");
+    if (chunked && !caps.chunked_backfill)
+      throw ConfigError("pipeline " + p->name + ": strategy " + strategy.name() + " " +
+                        (caps.manifest ? "loads one file per transaction" : "has no cursor range to split") +
+                        "; --chunk, --jobs and --advance-watermark do not apply");
+    if (chunked) return run_backfill(ctx, *p, opts, &progress);
+    return executor_for(strategy).run(ctx, *p, opts, progress);
+  };
+  const int64_t trips_before = ctx.round_trips(), opened_before = ctx.sessions_opened();
+  try {
+    // A lost connection or a serialization failure changed nothing: with `retries`, try again.
+    for (int attempt = 0;; ++attempt) {
+      try {
+        ctx.begin_pipeline();
+        r = once();
+        break;
+      } catch (const TransientError& e) {
+        ctx.reset();  // the next attempt starts on new sessions
+        if (attempt >= cfg.retries.attempts) throw;
+        const int64_t wait_ms = std::min<int64_t>(cfg.retries.backoff_ms << std::min(attempt, 16), 300000);
+        log::PipelineScope scope(p->name);
+        spdlog::warn("{}; retrying in {:.1f}s (retry {} of {})", redact_text(e.what()), wait_ms / 1000.0,
+                     attempt + 1, cfg.retries.attempts);
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+      }
+    }
+    if (!opts.dry_run) {
+      log::PipelineScope scope(p->name);
+      log::PipelineScope::set_run_id(r.run_id);
+      const std::string where = caps.per_unit_commits
+                                    ? r.window  // "2 file(s) loaded, 1 skipped", "slot … at …"
+                                    : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
+      spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
+                   r.rows_written, r.rows_deleted, where, r.seconds);
+      if (opts.request.mode == RunMode::kIncremental) reconcile_if_due(cfg, *p, r);  // reconcile: {every: N}
+    }
+  } catch (const LockBusy& e) {
+    r.outcome = PipelineResult::Outcome::kLocked;
+    r.error = e.what();
+    log::PipelineScope scope(p->name);
+    spdlog::warn("{}", e.what());
+  } catch (const ConfigError& e) {
+    r.outcome = PipelineResult::Outcome::kConfig;
+    r.error = e.what();
+    log::PipelineScope scope(p->name);
+    spdlog::error("{}", e.what());
+  } catch (const ConnectFailure& e) {  // no transaction was begun with this connection
+    ctx.reset();
+    r.outcome = PipelineResult::Outcome::kFailed;
+    r.error = redact_text(e.message());
+    log::PipelineScope scope(p->name);
+    spdlog::error("{}; {}", r.error, chunked ? "chunks committed before it stay committed; rerun the same command to resume"
+                                             : "nothing was read or written");
+  } catch (const std::exception& e) {
+    ctx.reset();
+    r.outcome = PipelineResult::Outcome::kFailed;
+    r.error = redact_text(e.what());
+    log::PipelineScope scope(p->name);
+    if (caps.per_unit_commits) {
+      // One transaction per file or per batch: those committed before the failure stand.
+      spdlog::error("run failed; its open transaction was rolled back (those committed before it stand: see "
+                    "`tidemark history`): {}", r.error);
+    } else {
+      // The counts and the watermark are what was committed, not what was rolled back.
+      r.run_id = progress.run_id;
+      r.rows_read = progress.committed.rows_read;
+      r.rows_written = progress.committed.rows_written;
+      r.rows_deleted = progress.committed.rows_deleted;
+      if (progress.before) r.before = *progress.before;
+      r.after = progress.committed.watermark ? *progress.committed.watermark : r.before;
+      spdlog::error("{}", failure_text(progress, r.error));
+    }
+  }
+  r.round_trips = ctx.round_trips() - trips_before;
+  r.sessions_opened = ctx.sessions_opened() - opened_before;
+  {
+    log::PipelineScope scope(p->name);
+    spdlog::debug("{} round trip(s) to the servers, {} session(s) opened", r.round_trips, r.sessions_opened);
+  }
+  return r;
+}
+
 std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts) {
+  const std::vector<const PipelineConfig*> selected = select_pipelines(cfg, opts.pipelines);
+  // A chunked backfill forks its chunk workers (--jobs): its pipelines run one after another
+  // (docs/backfill.md), never beside other pipelines' threads.
+  bool backfill = false;
+  for (const PipelineConfig* p : selected) backfill = backfill || is_chunked(*p, opts);
+  if (opts.pipeline_jobs > 1 && selected.size() > 1 && !backfill) return run_side_by_side(cfg, selected, opts);
   std::vector<PipelineResult> results;
   RunContext ctx(cfg);
-  for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines)) {
-    PipelineResult r;
-    r.pipeline = p->name;
-    const Strategy& strategy = *find_strategy(p->detect.strategy);
-    const StrategyCaps& caps = strategy.caps();
-    RunProgress progress;  // of the latest attempt
-    // --advance-watermark needs a backfill's bookkeeping: without a chunk size, the range is
-    // one chunk.
-    const bool chunked = opts.request.mode == RunMode::kRange &&
-                         (!opts.chunk.empty() || !p->chunk.empty() || opts.advance_watermark);
-    auto once = [&]() -> PipelineResult {
-      if (chunked && !cfg.state.file.empty())
-        throw ConfigError("pipeline " + p->name + ": chunked backfills (--chunk, --jobs, --advance-watermark) record "
-                          "their chunks in the state schema, which state.file replaces; run the range without them "
-                          "(one transaction)");
-      if (chunked && !caps.chunked_backfill)
-        throw ConfigError("pipeline " + p->name + ": strategy " + strategy.name() + " " +
-                          (caps.manifest ? "loads one file per transaction" : "has no cursor range to split") +
-                          "; --chunk, --jobs and --advance-watermark do not apply");
-      if (chunked) return run_backfill(ctx, *p, opts, &progress);
-      return executor_for(strategy).run(ctx, *p, opts, progress);
-    };
-    const int64_t trips_before = ctx.round_trips(), opened_before = ctx.sessions_opened();
-    try {
-      // A lost connection or a serialization failure changed nothing: with `retries`, try again.
-      for (int attempt = 0;; ++attempt) {
-        try {
-          ctx.begin_pipeline();
-          r = once();
-          break;
-        } catch (const TransientError& e) {
-          ctx.reset();  // the next attempt starts on new sessions
-          if (attempt >= cfg.retries.attempts) throw;
-          const int64_t wait_ms = std::min<int64_t>(cfg.retries.backoff_ms << std::min(attempt, 16), 300000);
-          log::PipelineScope scope(p->name);
-          spdlog::warn("{}; retrying in {:.1f}s (retry {} of {})", redact_text(e.what()), wait_ms / 1000.0,
-                       attempt + 1, cfg.retries.attempts);
-          std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-        }
-      }
-      if (!opts.dry_run) {
-        log::PipelineScope scope(p->name);
-        log::PipelineScope::set_run_id(r.run_id);
-        const std::string where = caps.per_unit_commits
-                                      ? r.window  // "2 file(s) loaded, 1 skipped", "slot … at …"
-                                      : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
-        spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
-                     r.rows_written, r.rows_deleted, where, r.seconds);
-        if (opts.request.mode == RunMode::kIncremental) reconcile_if_due(cfg, *p, r);  // reconcile: {every: N}
-      }
-    } catch (const LockBusy& e) {
-      r.outcome = PipelineResult::Outcome::kLocked;
-      r.error = e.what();
-      log::PipelineScope scope(p->name);
-      spdlog::warn("{}", e.what());
-    } catch (const ConfigError& e) {
-      r.outcome = PipelineResult::Outcome::kConfig;
-      r.error = e.what();
-      log::PipelineScope scope(p->name);
-      spdlog::error("{}", e.what());
-    } catch (const ConnectFailure& e) {  // no transaction was begun with this connection
-      ctx.reset();
-      r.outcome = PipelineResult::Outcome::kFailed;
-      r.error = redact_text(e.message());
-      log::PipelineScope scope(p->name);
-      spdlog::error("{}; {}", r.error, chunked ? "chunks committed before it stay committed; rerun the same command to resume"
-                                               : "nothing was read or written");
-    } catch (const std::exception& e) {
-      ctx.reset();
-      r.outcome = PipelineResult::Outcome::kFailed;
-      r.error = redact_text(e.what());
-      log::PipelineScope scope(p->name);
-      if (caps.per_unit_commits) {
-        // One transaction per file or per batch: those committed before the failure stand.
-        spdlog::error("run failed; its open transaction was rolled back (those committed before it stand: see "
-                      "`tidemark history`): {}", r.error);
-      } else {
-        // The counts and the watermark are what was committed, not what was rolled back.
-        r.run_id = progress.run_id;
-        r.rows_read = progress.committed.rows_read;
-        r.rows_written = progress.committed.rows_written;
-        r.rows_deleted = progress.committed.rows_deleted;
-        if (progress.before) r.before = *progress.before;
-        r.after = progress.committed.watermark ? *progress.committed.watermark : r.before;
-        spdlog::error("{}", failure_text(progress, r.error));
-      }
-    }
-    r.round_trips = ctx.round_trips() - trips_before;
-    r.sessions_opened = ctx.sessions_opened() - opened_before;
-    {
-      log::PipelineScope scope(p->name);
-      spdlog::debug("{} round trip(s) to the servers, {} session(s) opened", r.round_trips, r.sessions_opened);
-    }
-    results.push_back(std::move(r));
+  for (const PipelineConfig* p : selected) {
+    results.push_back(run_pipeline(ctx, *p, opts));
     fault_point("pipeline_done");
   }
   return results;

@@ -727,6 +727,19 @@ TEST_CASE("config: connection timeouts become libpq parameters of the connection
   CHECK_THROWS_WITH(dsn_of("{host: h}"), Catch::Contains("connections.db.host: unknown key"));
 }
 
+TEST_CASE("config: jobs is how many pipelines a run runs at once, 1 to 64", "[unit][config]") {
+  auto cfg = [](const std::string& jobs) {
+    return parse_config(jobs + "\nconnections: {db: \"\"}\npipelines:\n  - name: p\n    source: {connection: db, table: s.t}\n"
+                               "    detect: {strategy: full}\n    target: {connection: db, table: t.t}\n",
+                        "c.yaml");
+  };
+  CHECK(cfg("").jobs == 1);
+  CHECK(cfg("jobs: 4").jobs == 4);
+  CHECK_THROWS_WITH(cfg("jobs: 0"), Contains("c.yaml:1: jobs: must be between 1 and 64"));
+  CHECK_THROWS_WITH(cfg("jobs: 65"), Contains("jobs: must be between 1 and 64"));
+  CHECK_THROWS_WITH(cfg("jobs: many"), Contains("jobs:"));
+}
+
 TEST_CASE("config: retries take a number of attempts and a backoff", "[unit][config]") {
   auto cfg = [](const std::string& retries) {
     return parse_config(retries + "\nconnections: {db: \"\"}\npipelines:\n  - name: p\n    source: {connection: db, table: s.t}\n"
