@@ -4,11 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "pg/pg.hpp"
 #include "run/backfill.hpp"
+#include "run/expand.hpp"
 #include "run/executor.hpp"
 #include "run/fault.hpp"
 #include "run/run_state.hpp"
@@ -89,10 +91,14 @@ std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std
   }
   std::vector<std::string> all;
   for (const auto& p : cfg.pipelines) all.push_back(p.name);
+  for (const auto& s : cfg.selectors) all.push_back(s.name);
   for (const auto& n : names) {
-    const PipelineConfig* p = cfg.find(n);
-    if (!p) throw ConfigError(cfg.path + ": no pipeline named '" + n + "'" + did_you_mean(n, all));
-    out.push_back(p);
+    // A name, a selector pipeline's name (all its tables) or a glob over names (selector.hpp).
+    const auto matched = selected_by(cfg, n);
+    if (matched.empty() && !selector_named(cfg, n))
+      throw ConfigError(cfg.path + ": no pipeline named '" + n + "'" + did_you_mean(n, all));
+    for (const PipelineConfig* p : matched)
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   }
   return out;
 }
@@ -101,6 +107,7 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
   std::vector<PipelineResult> results;
   RunContext ctx(cfg);
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines)) {
+    if (!p->config_error.empty()) { results.push_back(expansion_failure(*p)); continue; }  // selector table (expand.cpp)
     PipelineResult r;
     r.pipeline = p->name;
     const Strategy& strategy = *find_strategy(p->detect.strategy);
