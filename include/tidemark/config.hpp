@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,6 +114,43 @@ struct PipelineConfig {
   std::string chunk;       // backfills (--from/--to) commit per chunk: ids, or a duration; "": one
   std::optional<ReconcileConfig> reconcile;
   Location loc;
+  // Set on the pipelines a selector pipeline expands into at run time (docs/config.md#selectors).
+  std::string selector;      // the selector pipeline's name; "" for a hand-written pipeline
+  std::string config_error;  // this table's pipeline is invalid: why (its run reports it, exit 2)
+  bool expand_failed = false;  // with config_error: the catalog or state could not be read (exit 1)
+};
+
+// One entry of `source.tables` / `source.exclude`: a glob on the schema and on the table name
+// (`*`, `?`, `[…]`), each part either a glob (unquoted) or an exact name (double-quoted).
+struct TablePattern {
+  std::string schema, table;
+  bool schema_exact = false, table_exact = false;
+  std::string text;  // as written, for messages
+  bool matches(const QualifiedName& t) const;
+};
+
+// Parses `public.*`, `sales.order_*`, `"Odd"."Name"`; the schema part is required. nullopt
+// (with `error`) for anything else.
+std::optional<TablePattern> parse_table_pattern(const std::string& text, std::string* error);
+
+struct SelectorTree;  // the selector's YAML, for expansion (src/config/selector_tree.hpp)
+
+// A selector pipeline (docs/config.md#selector-pipelines): `source.tables` instead of one
+// table. `run`, `plan`, `status` and `history` expand it into one PipelineConfig per
+// matching table (tidemark/selector.hpp), each validated like a hand-written one.
+struct SelectorConfig {
+  std::string name;
+  std::string connection;  // source.connection
+  std::vector<TablePattern> tables, exclude;
+  std::string name_template = "{pipeline}.{schema}.{table}";
+  std::string target_connection;
+  std::string strategy;  // detect.strategy: a strategy of the registry, or "auto"
+  std::string cursor;    // detect.cursor ("" when not given)
+  std::vector<QualifiedName> overrides;  // the tables `overrides:` names, in file order
+  std::vector<Location> override_locs;
+  size_t position = 0;  // how many hand-written pipelines come before it in the file
+  Location loc;
+  std::shared_ptr<const SelectorTree> tree;
 };
 
 struct StateConfig {
@@ -138,6 +176,7 @@ struct Config {
   std::map<std::string, std::string> connections;  // name -> libpq DSN/URI (expanded)
   StateConfig state;
   std::vector<PipelineConfig> pipelines;
+  std::vector<SelectorConfig> selectors;  // expanded at run time into `pipelines`
 
   const PipelineConfig* find(const std::string& name) const;
   // The connection name holding a pipeline's state (state.connection or its target's).

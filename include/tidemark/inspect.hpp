@@ -14,6 +14,7 @@ struct InspectedColumn {
   bool not_null = false;
   bool indexed = false;     // an index leads with it
   std::string default_expr; // e.g. "now()", "nextval('orders_id_seq'::regclass)"; "" when none
+  bool identity = false;    // GENERATED … AS IDENTITY
 };
 
 struct InspectedTable {
@@ -26,7 +27,12 @@ struct InspectedTable {
   std::string session_time_zone; // TimeZone of a fresh session of the connection (before tidemark's SET)
   bool rows_exact = false;       // the table has at most kCountedRows rows, counted
   bool analysed = true;          // pg_class.reltuples >= 0: ANALYZE or VACUUM has seen the table
+  int64_t size_bytes = -1;       // the table's size on disk (-1: not read)
 };
+
+// How much a column's name says "last modified": 2 for updated_at and its kin, 1 for a name
+// containing "updat" or "modif", 0 otherwise (init and strategy auto pick cursors by it).
+int last_modified_score(const std::string& column);
 
 // Tables are counted up to this many rows (a bounded, cheap count); larger ones are estimated.
 constexpr int64_t kCountedRows = 10000;

@@ -14,6 +14,7 @@
 #include "cli/history_cmd.hpp"
 #include "cli/state_cmd.hpp"
 #include "pg/pg.hpp"
+#include "run/expand.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/util.hpp"
 #include "tidemark/strategy.hpp"
@@ -34,6 +35,7 @@ static const char* outcome_name(PipelineResult::Outcome o) {
 
 int cmd_run(const RunArgs& a) {
   Config cfg = load_config(a.config);
+  const auto expansions = expand_selectors(cfg, a.pipelines, {a.full_refresh});  // selector pipelines
   RunOptions opts;
   opts.pipelines = a.pipelines;
   opts.dry_run = a.dry_run;
@@ -65,6 +67,7 @@ int cmd_run(const RunArgs& a) {
   // Usage errors surface before any connection: unknown names, a range without a cursor.
   for (const PipelineConfig* p : select_pipelines(cfg, opts.pipelines))
   {
+    if (!p->config_error.empty()) continue;  // an invalid selector table: its result says why
     if (range && !find_strategy(p->detect.strategy)->has_range())
       throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
                         " has no cursor, so --from/--to cannot select a range; run it without them");
@@ -78,6 +81,9 @@ int cmd_run(const RunArgs& a) {
   if (a.dry_run && !a.metrics_file.empty())
     throw ConfigError("--metrics-file records what runs did; a --dry-run does nothing to record");
   const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (a.dry_run)
+    for (const auto& e : expansions) std::cout << expansion_text(e) << "\n";
+  else log_expansions(expansions);
   std::vector<PipelineResult> results = run_pipelines(cfg, opts);
   if (a.json) {
     json out = json::array();
@@ -125,6 +131,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 int cmd_status(const StatusArgs& a) {
   Config cfg = load_config(a.config);
+  const auto expansions = expand_selectors(cfg, a.pipelines, {});
   auto selected = select_pipelines(cfg, a.pipelines);
   // One connection per state database.
   std::map<std::string, std::vector<std::string>> by_state;
@@ -155,6 +162,8 @@ int cmd_status(const StatusArgs& a) {
     for (const auto* p : selected) {
       const auto& r = rows[p->name];
       out.push_back({{"pipeline", p->name},
+                     {"selector", p->selector.empty() ? json(nullptr) : json(p->selector)},
+                     {"config_error", p->config_error.empty() ? json(nullptr) : json(p->config_error)},
                      {"strategy", p->detect.strategy},
                      {"watermark", r.has_state ? r.watermark.to_json() : json(nullptr)},
                      {"state_updated_at", r.state_updated_at.empty() ? json(nullptr) : json(r.state_updated_at)},
@@ -205,6 +214,24 @@ int cmd_status(const StatusArgs& a) {
                      !r.last_status.empty() ? std::to_string(r.last_rows_written) : "-"});
   }
   print_table(table);
+  // Selector pipelines: one summary line each (their tables are the rows above), then what
+  // the expansion noticed.
+  for (const auto& e : expansions) {
+    std::map<std::string, int> last;
+    int tables = 0;
+    for (const auto* p : selected) {
+      if (p->selector != e.selector) continue;
+      ++tables;
+      const auto& r = rows[p->name];
+      ++last[!p->config_error.empty() ? "invalid" : r.last_status.empty() ? "never run" : r.last_status];
+    }
+    std::string counts;
+    for (const auto& [k, n] : last) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+    std::cout << e.selector << ": selector pipeline, " << tables << " table(s) shown" << (counts.empty() ? "" : " (" + counts + ")")
+              << (e.skipped.empty() ? "" : ", " + std::to_string(e.skipped.size()) + " skipped") << "\n";
+    for (const auto& sk : e.skipped) std::cout << e.selector << ": skipped " << sk.table.display() << ": " << sk.why << "\n";
+    for (const auto& w : e.warnings) std::cout << e.selector << ": warning: " << w << "\n";
+  }
   for (const auto& s : cdc_slots(cfg, selected))
     std::cout << s.pipeline << ": slot " << s.slot << ": "
               << (!s.error.empty() ? "unknown (" + s.error + ")"
@@ -228,6 +255,7 @@ int cmd_status(const StatusArgs& a) {
   for (const auto* p : selected) {
     const auto& r = rows[p->name];
     if (r.last_status == "failed" && !r.last_error.empty()) std::cout << p->name << ": last error: " << r.last_error << "\n";
+    if (!p->config_error.empty()) std::cout << p->name << ": invalid: " << p->config_error << "\n";
   }
   return rc;
 }
@@ -238,6 +266,13 @@ int cmd_validate(const std::string& config, bool quiet) {
     std::cout << config << ": OK, " << cfg.pipelines.size() << " pipeline(s):";
     for (const auto& p : cfg.pipelines) std::cout << " " << p.name << " (" << p.detect.strategy << ", " << p.target.write << ")";
     std::cout << "\n";
+    // A selector's tables are known only at run time (`tidemark plan` shows them).
+    for (const auto& s : cfg.selectors) {
+      std::string tables;
+      for (const auto& t : s.tables) tables += (tables.empty() ? "" : ", ") + t.text;
+      std::cout << "  selector pipeline " << s.name << ": tables " << tables << " (strategy " << s.strategy
+                << "; expanded by run and plan)\n";
+    }
   }
   return kExitOk;
 }

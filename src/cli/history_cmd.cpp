@@ -17,6 +17,7 @@
 
 #include "metrics/metrics.hpp"
 #include "pg/history.hpp"
+#include "run/expand.hpp"
 #include "tidemark/errors.hpp"
 
 namespace tidemark::cli {
@@ -57,6 +58,7 @@ json opt_json(const std::optional<int64_t>& v) { return v ? json(*v) : json(null
 
 int cmd_history(const HistoryArgs& a) {
   Config cfg = load_config(a.config);
+  expand_selectors(cfg, a.pipelines, {});  // selector pipelines: their tables' runs
   if (a.limit < 1) throw ConfigError("--limit " + std::to_string(a.limit) + ": must be at least 1 (runs per pipeline)");
   if (!cfg.state.file.empty())
     throw ConfigError(cfg.path + ": history reads the state schema's runs table; with state.file only each "

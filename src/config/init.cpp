@@ -16,14 +16,7 @@ namespace {
 bool is_time(const std::string& type) { return type.rfind("timestamp", 0) == 0; }
 bool is_int(const std::string& type) { return type == "bigint" || type == "integer" || type == "smallint"; }
 
-// How much a column's name says "last modified".
-int modified_score(const std::string& name) {
-  std::string n;
-  for (char ch : name) n += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (const char* exact : {"updated_at", "modified_at", "last_modified", "updated", "modified", "changed_at", "last_update"})
-    if (n == exact) return 2;
-  return n.find("updat") != std::string::npos || n.find("modif") != std::string::npos ? 1 : 0;
-}
+int modified_score(const std::string& name) { return last_modified_score(name); }
 
 // A value from the catalog as a YAML scalar the validator reads back unchanged: `$` doubled
 // (the validator expands ${VAR} in every string), and quoted unless it is a plain word
@@ -100,6 +93,14 @@ void check_generated(const std::string& text, const InspectedTable& t, const std
 }
 
 }  // namespace
+
+int last_modified_score(const std::string& name) {
+  std::string n;
+  for (char ch : name) n += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* exact : {"updated_at", "modified_at", "last_modified", "updated", "modified", "changed_at", "last_update"})
+    if (n == exact) return 2;
+  return n.find("updat") != std::string::npos || n.find("modif") != std::string::npos ? 1 : 0;
+}
 
 std::string rows_text(const InspectedTable& t) {
   if (t.estimated_rows < 0) return "an unknown number of rows" + std::string(t.analysed ? "" : " (not yet analysed)");

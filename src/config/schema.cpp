@@ -42,10 +42,20 @@ std::string config_json_schema() {
   const json source = object({{"connection", text("name of a connection")},
                               {"table", text("source table: table or schema.table")},
                               {"query", text("a SELECT, used as (query) AS _tm_src")},
-                              {"columns", names("columns to move (default: all)")}},
-                             {"connection"});
+                              {"columns", names("columns to move (default: all)")},
+                              {"tables", {{"type", "array"}, {"minItems", 1}, {"items", {{"type", "string"}}},
+                                          {"description", "selector pipeline: schema.table names or globs "
+                                                          "(public.*, \"Odd\".\"Name\"), one pipeline per table"}}},
+                              {"exclude", {{"type", "array"}, {"items", {{"type", "string"}}},
+                                           {"description", "selector pipeline: tables (or globs) to leave out"}}}});
+  // connection is required (source and target), but may come from `defaults:`: validate says so.
   const json detect = object(
-      {{"strategy", {{"enum", strategy_names()}, {"description", "change detection"}}},
+      {{"strategy", {{"enum", [] {
+                       auto n = strategy_names();
+                       n.push_back("auto");  // selector pipelines: chosen per table
+                       return n;
+                     }()},
+                     {"description", "change detection (auto: selector pipelines, chosen per table)"}}},
        {"cursor", text("the watermark column (id, updated_at)")},
        {"lookback", {{"type", {"string", "integer"}}, {"description", "re-read window below the watermark"}}},
        {"settle", duration("ignore rows (updated_at) or files (files) newer than this")},
@@ -69,7 +79,8 @@ std::string config_json_schema() {
        {"slot", {{"type", "string"}, {"pattern", "^[a-z0-9_]{1,63}$"}, {"description", "cdc: replication slot"}}}},
       {"strategy"});
   const json target = object({{"connection", text("name of a connection")},
-                              {"table", text("target table: table or schema.table")},
+                              {"table", text("target table: table or schema.table; selector pipelines: a template "
+                                             "with {schema}, {table}, {pipeline}")},
                               {"key", names("columns that identify a row")},
                               {"write", {{"enum", writer_names()}}},
                               {"partition_by",
@@ -81,18 +92,28 @@ std::string config_json_schema() {
                               {"on_schema_change",
                                {{"enum", {"fail", "append_new_columns", "sync_all_columns", "ignore"}}}},
                               {"null_key", {{"enum", {"fail", "skip"}},
-                                            {"description", "a source row with a NULL key: fail the run, or skip it"}}}},
-                             {"connection", "table"});
-  const json pipeline =
-      object({{"name", {{"type", "string"}, {"pattern", "^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,62}$"}}},
-              {"source", source},
-              {"detect", detect},
-              {"target", target},
-              {"batch_size", {{"type", "integer"}, {"minimum", 1}, {"maximum", 2147483647}}},
-              {"chunk", {{"type", "string"}, {"description", "backfill chunk: a number of ids or a duration"}}},
-              {"reconcile", object({{"every", {{"type", "integer"}, {"minimum", 1}}},
-                                    {"max_delete_ratio", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}})}},
-             {"name", "detect", "target"});
+                                            {"description", "a source row with a NULL key: fail the run, or skip it"}}}});
+  const json name = {{"type", "string"}, {"pattern", "^[A-Za-z0-9_][A-Za-z0-9_.\\-]{0,62}$"}};
+  json fields = {{"source", source},
+                 {"detect", detect},
+                 {"target", target},
+                 {"batch_size", {{"type", "integer"}, {"minimum", 1}, {"maximum", 2147483647}}},
+                 {"chunk", {{"type", "string"}, {"description", "backfill chunk: a number of ids or a duration"}}},
+                 {"reconcile", object({{"every", {{"type", "integer"}, {"minimum", 1}}},
+                                       {"max_delete_ratio", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}}})}};
+  const json name_template = text("selector pipeline: each table's pipeline name, starting with {pipeline} "
+                                  "(default {pipeline}.{schema}.{table})");
+  json override_fields = fields;
+  override_fields["name"] = name;
+  json defaults_fields = fields;
+  defaults_fields["name_template"] = name_template;
+  json pipeline_fields = fields;
+  pipeline_fields["name"] = name;
+  pipeline_fields["name_template"] = name_template;
+  pipeline_fields["overrides"] = {{"type", "object"},
+                                  {"description", "selector pipeline: per table (schema.table), merged over the pipeline"},
+                                  {"additionalProperties", object(override_fields)}};
+  const json pipeline = object(pipeline_fields, {"name"});  // the rest may come from defaults
   json schema = object(
       {{"version", {{"const", 1}}},
        {"connections", {{"type", "object"}, {"additionalProperties", connection}, {"minProperties", 1}}},
@@ -103,6 +124,7 @@ std::string config_json_schema() {
                            {"backoff", duration("wait before the first retry, doubled after each")}})},
        {"jobs", {{"type", "integer"}, {"minimum", 1}, {"maximum", 64},
                  {"description", "pipelines a run (without --from/--to) runs at once; run --jobs wins"}}},
+       {"defaults", object(defaults_fields)},
        {"pipelines", {{"type", "array"}, {"minItems", 1}, {"items", pipeline}}}},
       {"connections", "pipelines"});
   schema["$schema"] = "https://json-schema.org/draft/2020-12/schema";

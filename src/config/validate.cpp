@@ -8,9 +8,11 @@
 #include <sstream>
 
 #include "config/reader.hpp"
+#include "config/selector_tree.hpp"
 #include "tidemark/config.hpp"
 #include "tidemark/dsn.hpp"
 #include "tidemark/errors.hpp"
+#include "tidemark/selector.hpp"
 #include "tidemark/strategy.hpp"
 #include "tidemark/util.hpp"
 #include "tidemark/writer.hpp"
@@ -28,13 +30,23 @@ constexpr int64_t kMaxBatchSize = 2147483647;
 
 class Validator {
  public:
-  Validator(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {}
+  Validator(std::string file, EnvLookup env, int fallback_line = 0)
+      : file_(std::move(file)), env_(std::move(env)), fallback_line_(fallback_line) {}
+
+  // One pipeline node (a selector's table, made by expansion) checked as pipelines[…] of `cfg`.
+  PipelineConfig pipeline(const YAML::Node& n, const std::string& path, const Config& cfg) {
+    PipelineConfig pc;
+    read_pipeline(n, path, cfg, pc);
+    Config none;
+    finish(none);
+    return pc;
+  }
 
   Config run(const YAML::Node& root) {
     Config cfg;
     cfg.path = file_;
     if (!expect_map(root, "(top level)")) return finish(cfg);
-    check_keys(root, "", {"version", "connections", "state", "pipelines", "retries", "jobs"});
+    check_keys(root, "", {"version", "connections", "state", "pipelines", "retries", "jobs", "defaults"});
     if (auto v = root["version"]) {
       auto n = get_int(v, "version");
       if (n && *n != 1) error(v, "version", "unsupported version " + std::to_string(*n) + " (this tidemark reads version 1)");
@@ -43,6 +55,7 @@ class Validator {
     read_state(root["state"], cfg);
     read_retries(root["retries"], cfg);
     read_jobs(root["jobs"], cfg);
+    read_defaults(root["defaults"]);
     read_pipelines(root["pipelines"], cfg);
     return finish(cfg);
   }
@@ -50,12 +63,16 @@ class Validator {
  private:
   std::string file_;
   EnvLookup env_;  // empty: the process environment
+  int fallback_line_ = 0;  // where nodes made by expansion (no line of their own) are reported
+  YAML::Node defaults_;    // top-level `defaults:`, merged into every pipeline
   std::vector<std::string> errors_;
 
   Config finish(Config& cfg) {
     if (!errors_.empty()) {
       std::string msg;
-      for (const auto& e : errors_) msg += (msg.empty() ? "" : "\n") + e;
+      std::set<std::string> seen;  // a mistake in `defaults:` would otherwise repeat per pipeline
+      for (const auto& e : errors_)
+        if (seen.insert(e).second) msg += (msg.empty() ? "" : "\n") + e;
       throw ConfigError(msg);
     }
     return cfg;
@@ -63,6 +80,7 @@ class Validator {
 
   std::string where(const YAML::Node& n) const {
     if (n && n.Mark().line >= 0) return file_ + ":" + std::to_string(n.Mark().line + 1);
+    if (fallback_line_ > 0) return file_ + ":" + std::to_string(fallback_line_);
     return file_;
   }
   void error(const YAML::Node& n, const std::string& path, const std::string& what) {
@@ -323,18 +341,250 @@ class Validator {
     std::set<std::string> names;
     for (size_t i = 0; i < n.size(); ++i) {
       std::string p = "pipelines[" + std::to_string(i) + "]";
+      fallback_line_ = n[i].Mark().line + 1;  // maps merged with defaults have no line of their own
+      if (is_selector(n[i])) {
+        SelectorConfig sc;
+        if (read_selector(n[i], p, cfg, sc)) {
+          if (!names.insert(sc.name).second) error(n[i]["name"], p + ".name", "duplicate pipeline name '" + sc.name + "'");
+          sc.position = cfg.pipelines.size();
+          cfg.selectors.push_back(std::move(sc));
+        }
+        continue;
+      }
       PipelineConfig pc;
-      if (read_pipeline(n[i], p, cfg, pc)) {
+      const YAML::Node merged = with_defaults(n[i], false);
+      if (read_pipeline(merged, p, cfg, pc)) {
         if (!names.insert(pc.name).second) error(n[i]["name"], p + ".name", "duplicate pipeline name '" + pc.name + "'");
         cfg.pipelines.push_back(std::move(pc));
       }
     }
   }
 
-  bool read_pipeline(const YAML::Node& n, const std::string& p, const Config& cfg, PipelineConfig& pc) {
+  // Keys only a selector pipeline has (docs/config.md#selector-pipelines).
+  static const std::vector<std::string>& selector_keys() {
+    static const std::vector<std::string> keys = {"name_template", "overrides"};
+    return keys;
+  }
+
+  // `defaults:` holds what a pipeline may hold, except its name and what it reads.
+  void read_defaults(const YAML::Node& n) {
+    if (!n) return;
+    if (!expect_map(n, "defaults")) return;
+    check_keys(n, "defaults", {"source", "detect", "target", "batch_size", "chunk", "reconcile", "name_template"});
+    if (n["source"] && n["source"].IsMap())
+      for (const char* own : {"table", "query", "tables", "exclude", "columns"})
+        if (n["source"][own])
+          error(n["source"][own], std::string("defaults.source.") + own,
+                "names what one pipeline reads; give it in the pipeline, not in defaults");
+    defaults_ = n;
+  }
+
+  // The pipeline with `defaults:` merged under it (its own values win); a hand-written
+  // pipeline does not take a selector's keys.
+  YAML::Node with_defaults(const YAML::Node& n, bool selector) const {
+    if (!defaults_ || !n.IsMap()) return n;
+    YAML::Node base(YAML::NodeType::Map);
+    for (const auto& kv : defaults_) {
+      const std::string k = key_name(kv.first);
+      if (!selector && std::find(selector_keys().begin(), selector_keys().end(), k) != selector_keys().end()) continue;
+      base[k] = kv.second;
+    }
+    return config::deep_merge(n, base);
+  }
+
+  static bool is_selector(const YAML::Node& n) {
+    return n.IsMap() && n["source"] && n["source"].IsMap() && n["source"]["tables"];
+  }
+
+  std::vector<TablePattern> read_patterns(const YAML::Node& n, const std::string& p) {
+    std::vector<TablePattern> out;
+    if (!n.IsSequence() || n.size() == 0) {
+      error(n, p, "must be a non-empty list of table names or globs, like [\"public.*\", \"sales.order_*\"]");
+      return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string pi = p + "[" + std::to_string(i) + "]";
+      auto v = get_string(n[i], pi);
+      if (!v) continue;
+      std::string why;
+      if (auto t = parse_table_pattern(*v, &why)) out.push_back(*t);
+      else error(n[i], pi, "'" + *v + "': " + why);
+    }
+    return out;
+  }
+
+  // `{pipeline}`, `{schema}`, `{table}` in a template; anything else in braces is a mistake.
+  bool check_template(const YAML::Node& n, const std::string& p, const std::string& text, bool need_table) {
+    static const std::regex ph_re(R"(\{([^{}]*)\})");
+    bool ok = true;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), ph_re); it != std::sregex_iterator(); ++it) {
+      const std::string ph = (*it)[1];
+      if (ph != "pipeline" && ph != "schema" && ph != "table") {
+        error(n, p, "unknown placeholder {" + ph + "}" + did_you_mean(ph, {"pipeline", "schema", "table"}) +
+                        "; one of {pipeline}, {schema}, {table}");
+        ok = false;
+      }
+    }
+    if (need_table && text.find("{table}") == std::string::npos) {
+      error(n, p, "'" + text + "' must contain {table}, or every table would get the same name");
+      ok = false;
+    }
+    return ok;
+  }
+
+  bool read_selector(const YAML::Node& raw, const std::string& p, Config& cfg, SelectorConfig& s) {
+    if (!expect_map(raw, p)) return false;
+    const size_t errors_before = errors_.size();
+    const YAML::Node n = with_defaults(raw, true);
+    s.loc = {file_, raw.Mark().line + 1};
+    check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk", "reconcile", "name_template", "overrides"});
+    if (auto nm = n["name"]) {
+      if (auto v = get_string(nm, p + ".name")) {
+        if (!valid_pipeline_name(*v))
+          error(nm, p + ".name", "'" + *v + "' must be 1-63 letters, digits, '_', '.' or '-'");
+        s.name = *v;
+      }
+    } else {
+      error(n, p + ".name", "required");
+    }
+    const YAML::Node src = n["source"];
+    const std::string sp = p + ".source";
+    check_keys(src, sp, {"connection", "tables", "exclude", "table", "query", "columns"});
+    for (const char* one : {"table", "query"})
+      if (src[one]) error(src[one], sp + "." + one, "give source.tables (names or globs) or source." + std::string(one) + ", not both");
+    if (src["columns"])
+      error(src["columns"], sp + ".columns", "each table has columns of its own: give source.columns per table in overrides");
+    if (auto c = src["connection"]) {
+      if (auto v = get_string(c, sp + ".connection")) {
+        s.connection = *v;
+        check_connection(c, sp + ".connection", *v, cfg);
+      }
+    } else {
+      error(src, sp + ".connection", "required");
+    }
+    s.tables = read_patterns(src["tables"], sp + ".tables");
+    if (auto e = src["exclude"]) s.exclude = read_patterns(e, sp + ".exclude");
+    if (auto t = n["name_template"]) {
+      if (auto v = get_string(t, p + ".name_template")) {
+        if (v->rfind("{pipeline}", 0) != 0)
+          error(t, p + ".name_template", "'" + *v + "' must start with {pipeline}, so that every table's state is found "
+                                          "under the pipeline's name (e.g. {pipeline}.{table})");
+        else if (check_template(t, p + ".name_template", *v, true)) s.name_template = *v;
+      }
+    }
+    const YAML::Node tgt = n["target"];
+    if (tgt && tgt.IsMap()) {
+      if (auto c = tgt["connection"])
+        if (c.IsScalar()) s.target_connection = c.Scalar();
+      if (auto t = tgt["table"]) {
+        if (auto v = get_string(t, p + ".target.table")) {
+          std::string why;
+          if (check_template(t, p + ".target.table", *v, true) && !QualifiedName::parse(*v, &why))
+            error(t, p + ".target.table", "invalid table name template '" + *v + "': " + why);
+        }
+      }
+    }
+    const YAML::Node det = n["detect"];
+    if (det && det.IsMap() && det["strategy"] && det["strategy"].IsScalar()) {
+      s.strategy = det["strategy"].Scalar();
+      if (det["cursor"] && det["cursor"].IsScalar()) s.cursor = det["cursor"].Scalar();
+      const Strategy* st = find_strategy(s.strategy);
+      if (s.strategy == kAutoStrategy) {
+        if (det["cursor"])
+          error(det["cursor"], p + ".detect.cursor", "strategy auto chooses each table's cursor; remove detect.cursor "
+                                                     "(or name a strategy, e.g. updated_at)");
+      } else if (st && (!st->caps().source || st->caps().slot || st->caps().executor != ExecutorKind::kQuery)) {
+        error(det["strategy"], p + ".detect.strategy",
+              "strategy " + s.strategy + " cannot read source.tables; one of auto, " +
+                  spoken_list(query_table_strategies(), "or"));
+      }
+    }
+    if (auto o = n["overrides"]) read_overrides(o, p + ".overrides", s);
+    if (errors_.size() != errors_before) return true;
+    // The shape of every table's pipeline, checked offline on a stand-in table.
+    auto tree = std::make_shared<SelectorTree>();
+    tree->node = n;
+    tree->path = p;
+    tree->file = file_;
+    tree->env = env_;
+    if (auto o = n["overrides"])
+      for (const auto& kv : o) {
+        auto q = parse_table_pattern(kv.first.Scalar(), nullptr);
+        if (q) tree->overrides[QualifiedName{q->schema, q->table}.quoted()] = kv.second;
+      }
+    s.tree = tree;
+    sample_check(s, p, cfg);
+    return true;
+  }
+
+  static std::vector<std::string> query_table_strategies() {
+    std::vector<std::string> out;
+    for (const Strategy* st : all_strategies())
+      if (st->caps().source && !st->caps().slot && st->caps().executor == ExecutorKind::kQuery) out.push_back(st->name());
+    return out;
+  }
+
+  // `overrides: {"public.audit_log": {detect: …, target: …}}`: exact table names.
+  void read_overrides(const YAML::Node& n, const std::string& p, SelectorConfig& s) {
+    if (!expect_map(n, p)) return;
+    check_duplicates(n, p);
+    for (const auto& kv : n) {
+      const std::string k = key_name(kv.first);
+      const std::string kp = p + "." + k;
+      std::string why;
+      auto t = parse_table_pattern(k, &why);
+      if (!t) {
+        error(kv.first, kp, "'" + k + "' is not a table name: " + why);
+        continue;
+      }
+      if (!t->schema_exact || !t->table_exact) {
+        error(kv.first, kp, "'" + k + "' is a glob; an override names one table (schema.table; quote names with "
+                                      "glob characters)");
+        continue;
+      }
+      if (!expect_map(kv.second, kp)) continue;
+      check_keys(kv.second, kp, {"name", "source", "detect", "target", "batch_size", "chunk", "reconcile"});
+      if (auto src = kv.second["source"])
+        if (expect_map(src, kp + ".source")) check_keys(src, kp + ".source", {"columns"});
+      if (auto nm = kv.second["name"]) {
+        if (auto v = get_string(nm, kp + ".name"))
+          if (!valid_pipeline_name(*v)) error(nm, kp + ".name", "'" + *v + "' must be 1-63 letters, digits, '_', '.' or '-'");
+      }
+      s.overrides.push_back(QualifiedName{t->schema, t->table});
+      s.override_locs.push_back({file_, kv.first.Mark().line + 1});
+    }
+  }
+
+  // Validates the pipeline one table would get (and each override's), on a stand-in table
+  // with a stand-in primary key, so a mistake in the shape shows in `validate`.
+  void sample_check(const SelectorConfig& s, const std::string& p, const Config& cfg) {
+    auto check = [&](const QualifiedName& table, const std::string& path) {
+      const YAML::Node base = config::table_base(*s.tree, table);
+      const YAML::Node det = base["detect"];
+      std::string strategy = det && det.IsMap() && det["strategy"] ? det["strategy"].Scalar() : "";
+      const std::string cursor = det && det.IsMap() && det["cursor"] ? det["cursor"].Scalar() : "";
+      const bool automatic = strategy == kAutoStrategy;
+      if (automatic) strategy = "full";  // any will do: only the fields are checked
+      const std::vector<std::string> key = {"id"};  // stands in for the primary key
+      YAML::Node node = config::table_node(base, table, s.name, s.name, strategy, cursor, key, false);
+      PipelineConfig pc;
+      const size_t before = errors_.size();
+      read_pipeline(node, path, cfg, pc, !automatic);
+      return errors_.size() == before;
+    };
+    const TablePattern& first = s.tables.front();
+    const QualifiedName standin{first.schema_exact ? first.schema : "public", first.table_exact ? first.table : "t"};
+    if (!check(standin, p)) return;
+    for (size_t i = 0; i < s.overrides.size(); ++i) check(s.overrides[i], p + ".overrides." + s.overrides[i].display());
+  }
+
+  // `semantic` false: the fields alone (a selector's stand-in for auto, whose strategy is
+  // chosen per table).
+  bool read_pipeline(const YAML::Node& n, const std::string& p, const Config& cfg, PipelineConfig& pc,
+                     bool semantic = true) {
     if (!expect_map(n, p)) return false;
     const size_t errors_before = errors_.size();
-    pc.loc = {file_, n.Mark().line + 1};
+    pc.loc = {file_, n.Mark().line >= 0 ? n.Mark().line + 1 : fallback_line_};
     check_keys(n, p, {"name", "source", "detect", "target", "batch_size", "chunk", "reconcile"});
     if (auto nm = n["name"]) {
       if (auto s = get_string(nm, p + ".name")) {
@@ -367,7 +617,7 @@ class Validator {
       }
     }
     if (auto r = n["reconcile"]) read_reconcile(r, p + ".reconcile", pc);
-    if (errors_.size() == errors_before) semantic_checks(n, p, cfg, pc);
+    if (semantic && errors_.size() == errors_before) semantic_checks(n, p, cfg, pc);
     return true;
   }
 
@@ -745,6 +995,32 @@ Config parse_config(const std::string& text, const std::string& name, const EnvL
   YAML::Node root = config::read_document(text, name);
   return Validator(name, env).run(root);
 }
+
+namespace config {
+
+PipelineConfig validate_pipeline_node(const YAML::Node& n, const std::string& path, int fallback_line, const Config& cfg,
+                                      const EnvLookup& env) {
+  return Validator(cfg.path, env, fallback_line).pipeline(n, path, cfg);
+}
+
+YAML::Node deep_merge(const YAML::Node& over, const YAML::Node& base) {
+  if (!over) return base;
+  if (!base || !over.IsMap() || !base.IsMap()) return over;
+  YAML::Node out(YAML::NodeType::Map);
+  // Keys as written, in the order of `over` then `base`; values shared (with their lines).
+  // force_insert keeps the key nodes themselves, so "unknown key" still names their lines.
+  for (const auto& kv : over) {
+    const std::string k = kv.first.IsNull() ? "null" : kv.first.Scalar();
+    out.force_insert(kv.first, base[k] ? deep_merge(kv.second, base[k]) : kv.second);
+  }
+  for (const auto& kv : base) {
+    const std::string k = kv.first.IsNull() ? "null" : kv.first.Scalar();
+    if (!over[k]) out.force_insert(kv.first, kv.second);
+  }
+  return out;
+}
+
+}  // namespace config
 
 bool valid_pipeline_name(const std::string& name) {
   static const std::regex name_re(R"([A-Za-z0-9_][A-Za-z0-9_.\-]{0,62})");

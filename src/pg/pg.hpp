@@ -252,4 +252,9 @@ Endpoint identify(Connection& c, const std::optional<QualifiedName>& table);
 // `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
 InspectedTable inspect_table(Connection& c, const QualifiedName& table);
 
+// Selector pipelines (catalog.cpp): every table of the source whose schema matches one of
+// `schema_regexes` (POSIX, the server's `~`), with columns, primary key, leading index
+// columns, identity/serial defaults, reltuples and size, in one query; by schema and name.
+std::vector<InspectedTable> list_tables(Connection& c, const std::vector<std::string>& schema_regexes);
+
 }  // namespace tidemark::pg

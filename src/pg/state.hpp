@@ -140,6 +140,9 @@ class StateStore {
   // The highest run id so far (0 for none): chunks done later have larger run ids.
   int64_t last_run_id();
   std::vector<StatusRow> status(const std::vector<std::string>& pipelines);
+  // Every pipeline state whose name starts with `prefix` (a selector's tables), in one query;
+  // empty when the state tables do not exist yet.
+  std::vector<std::pair<std::string, StoredState>> list(const std::string& prefix);
   const std::string& schema() const { return schema_; }
 
  private:

@@ -260,6 +260,35 @@ int64_t StateStore::last_run_id() {
   }
 }
 
+std::vector<std::pair<std::string, StoredState>> StateStore::list(const std::string& prefix) {
+  try {
+    pqxx::nontransaction tx(c_.raw());
+    std::vector<std::pair<std::string, StoredState>> out;
+    if (!c_.state_ready(schema_) &&
+        tx.exec1("SELECT to_regclass(" + tx.quote(table(schema_, "pipeline_state")) + ") IS NULL")[0].as<bool>())
+      return out;
+    // to_jsonb(s) reads identity from a table of an earlier tidemark that lacks the column too.
+    pqxx::result r = tx.exec("SELECT pipeline, strategy, (to_jsonb(s) -> 'identity')::text FROM " +
+                             table(schema_, "pipeline_state") + " s WHERE left(pipeline, " +
+                             std::to_string(prefix.size()) + ") = " + tx.quote(prefix) + " ORDER BY pipeline");
+    for (const auto& row : r) {
+      StoredState st;
+      st.exists = true;
+      st.strategy = row[1].c_str();
+      if (!row[2].is_null() && std::string(row[2].c_str()) != "null") {
+        try {
+          st.identity = StateIdentity::from_json(nlohmann::json::parse(row[2].c_str()));
+        } catch (const std::exception&) {  // the run of that pipeline reports it; a listing goes on
+        }
+      }
+      out.emplace_back(row[0].c_str(), std::move(st));
+    }
+    return out;
+  } catch (...) {
+    translate("state '" + c_.name() + "'");
+  }
+}
+
 std::vector<StatusRow> StateStore::status(const std::vector<std::string>& pipelines) {
   try {
     pqxx::nontransaction tx(c_.raw());

@@ -5,11 +5,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "pg/pg.hpp"
 #include "run/backfill.hpp"
+#include "run/expand.hpp"
 #include "run/executor.hpp"
 #include "run/fault.hpp"
 #include "run/scheduler.hpp"
@@ -95,16 +97,21 @@ std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std
   }
   std::vector<std::string> all;
   for (const auto& p : cfg.pipelines) all.push_back(p.name);
+  for (const auto& s : cfg.selectors) all.push_back(s.name);
   for (const auto& n : names) {
-    const PipelineConfig* p = cfg.find(n);
-    if (!p) throw ConfigError(cfg.path + ": no pipeline named '" + n + "'" + did_you_mean(n, all));
-    out.push_back(p);
+    // A name, a selector pipeline's name (all its tables) or a glob over names (selector.hpp).
+    const auto matched = selected_by(cfg, n);
+    if (matched.empty() && !selector_named(cfg, n))
+      throw ConfigError(cfg.path + ": no pipeline named '" + n + "'" + did_you_mean(n, all));
+    for (const PipelineConfig* p : matched)
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   }
   return out;
 }
 
 PipelineResult run_pipeline(RunContext& ctx, const PipelineConfig& pc, const RunOptions& opts) {
   const Config& cfg = ctx.config();
+  if (!pc.config_error.empty()) return expansion_failure(pc);  // a selector's table (expand.cpp)
   const PipelineConfig* p = &pc;
   PipelineResult r;
   r.pipeline = p->name;
