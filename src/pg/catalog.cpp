@@ -14,9 +14,16 @@ std::vector<InspectedTable> list_tables(Connection& c, const std::vector<std::st
     pqxx::nontransaction tx(c.raw());
     // Ordinary and partitioned tables (a partition is read through its parent), never the
     // system schemas. Columns: name, type with modifier, NOT NULL, an index leads with it,
-    // default, identity; the primary key in key order; reltuples (-1: never analysed) and size.
+    // default, identity; the primary key in key order; reltuples (-1: never analysed) and size,
+    // summed over the partitions of a partitioned table.
     const std::string sql =
-        "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_table_size(c.oid),"
+        "SELECT n.nspname, c.relname,"
+        // A partitioned table has no rows or storage of its own: its partitions' (the leaves).
+        " CASE WHEN c.relkind = 'p' THEN (SELECT CASE WHEN bool_and(l.reltuples < 0) THEN -1"
+        "   ELSE coalesce(sum(greatest(l.reltuples, 0)), 0) END FROM pg_partition_tree(c.oid) t"
+        "   JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf) ELSE c.reltuples END::bigint,"
+        " CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_table_size(t.relid)), 0) FROM"
+        "   pg_partition_tree(c.oid) t WHERE t.isleaf) ELSE pg_table_size(c.oid) END,"
         " (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
         "    EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum),"
         "    coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '') ORDER BY a.attnum)"

@@ -170,3 +170,22 @@ TEST_CASE("defaults apply to hand-written pipelines and selectors alike", "[pg][
   CHECK(s.same_content("countries", "countries", "code"));
   CHECK(s.same_content("events", "events", "id"));
 }
+
+TEST_CASE("auto sizes a partitioned table by its partitions, so a large one without a cursor is refused, not reloaded",
+          "[pg][selectors]") {
+  Scenario s;
+  // Only the partitions are analysed (autovacuum never analyses a partitioned parent).
+  s.db().exec(sub("CREATE TABLE SRC.parts (k text, d date, v int, PRIMARY KEY (k, d)) PARTITION BY RANGE (d);"
+                  "CREATE TABLE SRC.parts_1 PARTITION OF SRC.parts FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');"
+                  "CREATE TABLE SRC.parts_2 PARTITION OF SRC.parts FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');"
+                  "INSERT INTO SRC.parts SELECT 'k' || g, date '2024-01-01' + (g % 360), g FROM generate_series(1, 20000) g;"
+                  "ANALYZE SRC.parts_1; ANALYZE SRC.parts_2;"
+                  "CREATE TABLE SRC.small (code text PRIMARY KEY, v int);"
+                  "INSERT INTO SRC.small VALUES ('a', 1);",
+                  s));
+  s.write_config(selector_yaml());
+  const CliResult r = run_ok(s, {"run", "-c", s.config(), "--json"});
+  CHECK_THAT(r.err, Contains("table " + s.src() + ".parts skipped: auto: strategy auto refuses it: about 20000 rows"));
+  CHECK(r.json().size() == 1);  // small; a partition is never a table of its own
+  CHECK(s.same_content("small", "small", "code"));
+}
