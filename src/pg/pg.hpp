@@ -57,7 +57,8 @@ class Connection {
   // False once the session is gone (the server closed it, the network failed): a run context
   // opens a new one rather than hand this one to the next pipeline.
   bool is_open() const;
-  // One round trip: false when the session turns out to be gone.
+  // False when the session turns out to be gone: a look at its socket, and one round trip
+  // only when the server has sent something to an idle session (it may be its farewell).
   bool responds();
   const std::string& name() const { return name_; }
   // The statement with every value escaped by this connection (for COPY and control SQL).
@@ -82,6 +83,9 @@ class Connection {
   std::unique_ptr<Counter> counter_;   // outlives conn_, which writes its trace into it
   std::unique_ptr<pqxx::connection_base, void (*)(pqxx::connection_base*)> conn_;
   std::string session_time_zone_;
+  friend class Source;
+  struct LastObservation;
+  std::shared_ptr<LastObservation> last_observation_;  // Source::observe_before's, on this session
 };
 
 // Receives COPY text lines (without the trailing newline).
@@ -100,12 +104,30 @@ class Source {
   using BeforeSnapshot = tidemark::BeforeSnapshot;
   // Autocommit statement that must run before the snapshot is taken.
   BeforeSnapshot observe_before(const std::optional<Sql>& horizon, const std::vector<std::string>& writer_locks);
+  // The same, or the latest observation made on this session when it had the same horizon
+  // statement and is at most `max_age_ms` old (no round trip; `reused` says which). Only for
+  // a clock horizon, which the caller decides (docs/correctness.md#one-observation-per-source).
+  BeforeSnapshot observe_before(const std::optional<Sql>& horizon, const std::vector<std::string>& writer_locks,
+                                int64_t max_age_ms, bool& reused);
 
   using Snapshot = SnapshotXids;
   Snapshot begin_snapshot();
   // The same, with the boolean `probe` evaluated in the snapshot's first statement (no round
   // trip of its own): `probe_result` is its value (nullopt without a probe, or for NULL).
   Snapshot begin_snapshot(const std::optional<Sql>& probe, std::optional<bool>& probe_result);
+  // What the first statement of a watermark run's snapshot reads besides its xids, so that
+  // observing costs no round trip more than opening the snapshot: the tie probe, and the high
+  // mark (the largest tuple of `columns` that `high` selects; `tie_high`'s instead when the
+  // probe holds).
+  struct FirstReads {
+    std::optional<Sql> probe;
+    Sql high;
+    std::optional<Sql> tie_high;
+    std::vector<std::string> columns;
+  };
+  // `high_result`: the high mark, nullopt when the query found no row.
+  Snapshot begin_snapshot(const FirstReads& reads, std::optional<bool>& probe_result,
+                          std::optional<Tuple>& high_result);
 
   std::optional<Tuple> query_tuple(const Sql& sql);
   // Every row of `sql` as text columns, outside any snapshot (e.g. backfill chunk bounds).
@@ -130,6 +152,7 @@ class Source {
 
  private:
   pqxx::row row(const Sql& sql);  // one row, in the snapshot when one is open
+  pqxx::row open_snapshot(const std::string& extra);  // the snapshot's first statement, `extra` appended
   Connection& c_;
   std::unique_ptr<pqxx::transaction_base> tx_;  // the REPEATABLE READ READ ONLY snapshot
   bool open_ = false;  // tx_ holds a transaction block begun by hand (BEGIN with the first statement)

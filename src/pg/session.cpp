@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <poll.h>
+
 #include "pg/internal.hpp"
 #include "tidemark/dsn.hpp"
 #include "tidemark/util.hpp"
@@ -141,6 +143,15 @@ bool Connection::is_open() const { return conn_ && conn_->is_open(); }
 
 bool Connection::responds() {
   if (!is_open()) return false;
+  // Without a round trip first: an idle session has nothing to read, while one the server
+  // ended (a restart, pg_terminate_backend) has its last message and the end of the stream
+  // waiting on the socket. Only a session with something to read is asked.
+  const int fd = conn_->sock();
+  if (fd < 0) return false;
+  pollfd ready{fd, POLLIN, 0};
+  const int n = ::poll(&ready, 1, 0);
+  if (n == 0) return true;
+  if (n > 0 && (ready.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) return false;
   try {
     pqxx::nontransaction tx(*conn_);
     tx.exec("SELECT 1");

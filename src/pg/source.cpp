@@ -2,6 +2,8 @@
 // first observation inside one REPEATABLE READ READ ONLY snapshot.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+
 #include "pg/internal.hpp"
 #include "tidemark/source_sql.hpp"
 #include "tidemark/util.hpp"
@@ -129,6 +131,25 @@ SourceShape Source::describe(const PipelineConfig& p) {
   }
 }
 
+struct Connection::LastObservation {
+  std::string horizon;  // the horizon statement as sent
+  std::chrono::steady_clock::time_point at;
+  Source::BeforeSnapshot seen;
+};
+
+Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon,
+                                              const std::vector<std::string>& writer_locks, int64_t max_age_ms,
+                                              bool& reused) {
+  const std::string text = horizon ? c_.render(*horizon) : std::string();
+  const auto now = std::chrono::steady_clock::now();
+  const auto& last = c_.last_observation_;
+  reused = last && last->horizon == text && now - last->at <= std::chrono::milliseconds(max_age_ms);
+  if (reused) return last->seen;
+  BeforeSnapshot seen = observe_before(horizon, writer_locks);
+  c_.last_observation_ = std::make_shared<Connection::LastObservation>(Connection::LastObservation{text, now, seen});
+  return seen;
+}
+
 Source::BeforeSnapshot Source::observe_before(const std::optional<Sql>& horizon,
                                               const std::vector<std::string>& writer_locks) {
   try {
@@ -173,24 +194,63 @@ Source::Snapshot Source::begin_snapshot() {
   return begin_snapshot(std::nullopt, unused);
 }
 
+// BEGIN travels with the first statement, in one round trip: the transaction is opened by
+// hand on a nontransaction (finish() commits it, the destructor rolls it back), and that
+// first statement fixes the snapshot, so the xip list and whatever `extra` reads (columns 3
+// on) are that snapshot's.
+pqxx::row Source::open_snapshot(const std::string& extra) {
+  tx_ = std::make_unique<pqxx::nontransaction>(c_.raw());
+  open_ = true;
+  return tx_->exec1(
+      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+      "WITH x AS (SELECT pg_snapshot_xip(pg_current_snapshot()) AS xid) "
+      "SELECT (SELECT coalesce(json_agg(xid::text), '[]') FROM x)::text, "
+      "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
+      "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL "
+      "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text, "
+      "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
+      "SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text" + extra);
+}
+
 Source::Snapshot Source::begin_snapshot(const std::optional<Sql>& probe, std::optional<bool>& probe_result) {
   try {
-    // BEGIN travels with the first statement, in one round trip: the transaction is opened
-    // by hand on a nontransaction (finish() commits it, the destructor rolls it back), and
-    // that first statement fixes the snapshot, so the xip list and `probe` are that snapshot's.
-    tx_ = std::make_unique<pqxx::nontransaction>(c_.raw());
-    open_ = true;
-    const std::string extra = probe ? ", (" + c_.render(*probe) + ")" : std::string(", NULL::boolean");
-    pqxx::row r = tx_->exec1(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-        "WITH x AS (SELECT pg_snapshot_xip(pg_current_snapshot()) AS xid) "
-        "SELECT (SELECT coalesce(json_agg(xid::text), '[]') FROM x)::text, "
-        "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
-        "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL "
-        "UNION ALL SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text, "
-        "(SELECT coalesce(json_agg(xid::text), '[]') FROM x WHERE (xid::text::numeric % 4294967296)::text IN ("
-        "SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database()))::text" + extra);
+    const pqxx::row r = open_snapshot(probe ? ", (" + c_.render(*probe) + ")" : std::string(", NULL::boolean"));
     probe_result = r[3].is_null() ? std::nullopt : std::optional<bool>(r[3].as<bool>());
+    return {json_strings(r[0]), json_strings(r[1]), json_strings(r[2])};
+  } catch (...) {
+    translate("source '" + c_.name() + "'");
+  }
+}
+
+Source::Snapshot Source::begin_snapshot(const FirstReads& in, std::optional<bool>& probe_result,
+                                        std::optional<Tuple>& high_result) {
+  try {
+    // The high mark as a JSON array of its columns' text (a cast to text is the type's output
+    // function, as a text result column is); a CASE evaluates only the branch it takes.
+    auto tuple_of = [&](const Sql& q) {
+      std::string cols;
+      for (size_t i = 0; i < in.columns.size(); ++i) cols += (i ? ", h." : "h.") + quote_ident(in.columns[i]) + "::text";
+      return "(SELECT json_build_array(" + cols + ") FROM (" + c_.render(q) + ") h)";
+    };
+    std::string extra = in.probe ? ", (" + c_.render(*in.probe) + ")" : std::string(", NULL::boolean");
+    extra += in.probe && in.tie_high
+                 ? ", (CASE WHEN (" + c_.render(*in.probe) + ") THEN " + tuple_of(*in.tie_high) + " ELSE " +
+                       tuple_of(in.high) + " END)::text"
+                 : ", " + tuple_of(in.high) + "::text";
+    const pqxx::row r = open_snapshot(extra);
+    probe_result = r[3].is_null() ? std::nullopt : std::optional<bool>(r[3].as<bool>());
+    high_result.reset();
+    if (!r[4].is_null()) {
+      const json values = json::parse(r[4].c_str());
+      Tuple t;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i].is_null())
+          throw RunError("source '" + c_.name() + "': column '" + in.columns.at(i) +
+                         "' is NULL in the row with the largest cursor; cursor keys must not be NULL");
+        t.push_back(values[i].get<std::string>());
+      }
+      high_result = std::move(t);
+    }
     return {json_strings(r[0]), json_strings(r[1]), json_strings(r[2])};
   } catch (...) {
     translate("source '" + c_.name() + "'");

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "run/fault.hpp"
 #include "tidemark/in_flight.hpp"
 
@@ -9,6 +11,8 @@ namespace tidemark {
 
 // A source transaction open this long holding back the safe mark is worth a warning.
 constexpr int64_t kLongTransactionSeconds = 300;
+// How long an observation with a clock horizon serves later pipelines on the same session.
+constexpr int64_t kShareObservationMs = 1000;
 
 void observe_high(pg::Source& src, const ExtractPlan& plan, const StoredState& st, const Observed& o,
                   std::optional<Tuple> high, Observation& obs) {
@@ -30,13 +34,35 @@ void observe_high(pg::Source& src, const ExtractPlan& plan, const StoredState& s
 }
 
 Observed observe(pg::Source& src, const ExtractPlan& first, const StoredState& st, bool warn_hidden,
-                 const std::function<const ExtractPlan&()>& replan) {
+                 const std::function<const ExtractPlan&()>& replan, const Sql* tie_high) {
   Observed o;
   Observation& obs = o.obs;
   obs.columns = first.tuple_columns;
-  pg::Source::BeforeSnapshot before = src.observe_before(first.horizon, first.writer_locks);
+  // One observation serves the pipelines of a source session that run within a second of it,
+  // when their horizon is the same clock (docs/correctness.md#one-observation-per-source): a
+  // horizon older than it could be only makes the candidate wait more often. A sequence
+  // horizon is each pipeline's own sequence, read before its own snapshot.
+  bool reused = false;
+  pg::Source::BeforeSnapshot before =
+      first.horizon_kind == ExtractPlan::HorizonKind::kClock
+          ? src.observe_before(first.horizon, first.writer_locks, kShareObservationMs, reused)
+          : src.observe_before(first.horizon, first.writer_locks);
+  if (reused) spdlog::debug("in-flight observation shared with the previous pipeline on this source session");
   std::optional<bool> tie_read;
-  pg::Source::Snapshot snap = src.begin_snapshot(replan ? first.tie_probe : std::nullopt, tie_read);
+  const std::optional<Sql> probe = replan ? first.tie_probe : std::nullopt;
+  // The high mark in the snapshot's first statement, unless the probe may hold and the plan it
+  // leads to is not known yet, or the tuple names a column twice (read by name there).
+  std::vector<std::string> names = first.tuple_columns;
+  std::sort(names.begin(), names.end());
+  const bool distinct = std::adjacent_find(names.begin(), names.end()) == names.end();
+  const bool high_first = distinct && (!probe || tie_high);
+  std::optional<Tuple> high_read;
+  pg::Source::Snapshot snap =
+      high_first ? src.begin_snapshot(pg::Source::FirstReads{probe, first.high_query,
+                                                             probe ? std::optional<Sql>(*tie_high) : std::nullopt,
+                                                             first.tuple_columns},
+                                      tie_read, high_read)
+                 : src.begin_snapshot(probe, tie_read);
   fault_point("after_snapshot");
   // The remade plan differs only in where the window starts (horizon, tuple and types are
   // the same): everything read in the snapshot from here on is read with it.
@@ -55,7 +81,7 @@ Observed observe(pg::Source& src, const ExtractPlan& first, const StoredState& s
   for (const auto& s : before.sessions) open.push_back(s.ref);
   obs.pending_ended =
       st.watermark.pending && pending_ended(*st.watermark.pending, snap.xip, open, !before.prepared.empty());
-  const std::optional<Tuple> high = src.query_tuple(plan.high_query);
+  const std::optional<Tuple> high = high_first ? high_read : src.query_tuple(plan.high_query);
   o.nothing_beyond = !high;
   observe_high(src, plan, st, o, high, obs);
 

@@ -246,7 +246,7 @@ bool empty_window_skips_load(const RunPlan& rp) {
 }
 
 void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& src, Loader& loader,
-             PipelineResult& res, const std::function<void()>& replan) {
+             PipelineResult& res, const Sql* tie_high, const std::function<void()>& replan) {
   const ExtractPlan& plan = rp.extract;
   const PipelineConfig& p = *rp.pipeline;
   const bool reset = rp.mode == RunMode::kFullRefresh;
@@ -260,7 +260,7 @@ void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& sr
   Observed o = observe(src, plan, st, !ctx.warned_hidden.exchange(true), [&]() -> const ExtractPlan& {
     replan();
     return plan;
-  });
+  }, tie_high);
   check_null_keys(src, p, plan);
   if (o.nothing_beyond && empty_window_skips_load(rp)) {
     spdlog::debug("nothing beyond the watermark in this snapshot: no load");
@@ -350,8 +350,12 @@ PipelineResult run_steps(RunContext& ctx, const PipelineConfig& p, const RunOpti
     // Planned again, from the safe mark cut to its cursor value, when the tie probe holds
     // in the snapshot (ExtractPlan::tie_probe); the watermark rule keeps the stored state.
     const StoredState tie_read = tie_group_read(st);
-    execute(ctx, rp, st, src, loader, res, [&] {
-      rp = plan_run({p, shape, tie_read, effective});
+    // Made before the snapshot (it is pure), so that the snapshot's first statement can read
+    // the high mark of whichever plan the probe picks.
+    std::optional<RunPlan> tie_rp;
+    if (rp.extract.tie_probe) tie_rp = plan_run({p, shape, tie_read, effective});
+    execute(ctx, rp, st, src, loader, res, tie_rp ? &tie_rp->extract.high_query : nullptr, [&] {
+      rp = tie_rp ? std::move(*tie_rp) : plan_run({p, shape, tie_read, effective});
       res.window = rp.extract.window;
     });
     src.finish();

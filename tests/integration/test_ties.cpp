@@ -97,3 +97,49 @@ TEST_CASE("round trips: run --json reports them, and an unchanged pipeline needs
   CHECK(noop["round_trips"].get<int64_t>() <= 20);  // 36 before the shared-cost work (docs/performance.md)
   CHECK(noop["sessions_opened"] == 2);
 }
+
+TEST_CASE("shared observation: a transaction open before the run holds back every pipeline that shares the observation",
+          "[pg][ties][inflight][round_trips]") {
+  Scenario s;
+  for (const char* t : {"a", "b"})
+    s.db().exec(sub(std::string("CREATE TABLE SRC.") + t +
+                        " (id bigserial PRIMARY KEY, name text, updated_at timestamptz NOT NULL DEFAULT now());"
+                        "CREATE INDEX ON SRC." + t + " (updated_at);"
+                        "INSERT INTO SRC." + t + " (name, updated_at) VALUES ('seed', '2024-01-01 00:00:00+00')",
+                    s));
+  std::string yaml;
+  for (const char* t : {"a", "b"})
+    yaml += std::string("  - name: ") + t + "\n    source: {connection: db, table: SRC." + t +
+            "}\n    detect: {strategy: updated_at, cursor: updated_at}\n"
+            "    target: {connection: db, table: TGT." + t + ", key: [id], create: true}\n";
+  s.write_config(yaml);
+  REQUIRE(s.run({"--json"}).exit_code == 0);
+  // A writer begins before the run and inserts into b at its transaction's start time; rows
+  // committed after it carry later timestamps.
+  Db slow;
+  pqxx::work held(slow.conn());
+  held.exec(sub("INSERT INTO SRC.b (name) VALUES ('slow')", s));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  s.db().exec(sub("INSERT INTO SRC.a (name) VALUES ('fast'); INSERT INTO SRC.b (name) VALUES ('fast')", s));
+  const CliResult r = s.run({"--json", "-vv"});
+  REQUIRE(r.exit_code == 0);
+  // b ran on a's observation (same source session, same clock horizon), one round trip fewer.
+  CHECK_THAT(r.err, Catch::Contains("[b #") && Catch::Contains("in-flight observation shared"));
+  const auto runs = nlohmann::json::parse(r.out);
+  REQUIRE(runs.size() == 2);
+  const auto& b = runs[1];
+  CHECK(b["rows_read"] == 1);  // 'fast'; 'slow' is not committed
+  // The open transaction began before the shared observation, so b's safe mark stays before it.
+  CHECK(b["watermark_after"]["safe"] != b["watermark_after"]["high"]);
+  held.commit();
+  for (int i = 0; i < 50; ++i) {
+    const CliResult again = s.run({"--json"});
+    REQUIRE(again.exit_code == 0);
+    const auto rs = nlohmann::json::parse(again.out);
+    if (rs[1]["watermark_after"]["safe"] == rs[1]["watermark_after"]["high"]) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(s.db().value(sub("SELECT count(*) FROM TGT.b WHERE name = 'slow'", s)) == "1");
+  CHECK(s.same_content("a", "a", "id"));
+  CHECK(s.same_content("b", "b", "id"));
+}
