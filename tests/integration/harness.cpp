@@ -197,4 +197,13 @@ bool Scenario::same_content(const std::string& src_table, const std::string& tgt
   return a == b;
 }
 
+int count_occurrences(const std::string& text, const std::string& part) {
+  if (part.empty()) return 0;
+  int n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+const std::string kSessionOpenedOnDb = "session opened on connection 'db'";
+
 }  // namespace tmtest

@@ -84,4 +84,11 @@ class Scenario {
 // `sql` with SRC. and TGT. replaced by the scenario's schema names.
 std::string sub(std::string sql, const Scenario& s);
 
+// How often `part` occurs in `text` (non-overlapping), e.g. a log line in a run's stderr.
+int count_occurrences(const std::string& text, const std::string& part);
+
+// The log line of a session opened on the config's connection `db` (each role appends its
+// application name, e.g. " (tidemark-source)").
+extern const std::string kSessionOpenedOnDb;
+
 }  // namespace tmtest

@@ -13,18 +13,12 @@
 
 using Catch::Contains;
 using tmtest::CliResult;
+using tmtest::count_occurrences;
+using tmtest::kSessionOpenedOnDb;
 using tmtest::Scenario;
 using tmtest::sub;
 
 namespace {
-
-int count(const std::string& text, const std::string& part) {
-  int n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
-  return n;
-}
-
-const std::string kOpened = "session opened on connection 'db'";
 
 std::vector<std::string> names(int n) {
   std::vector<std::string> out;
@@ -91,8 +85,8 @@ TEST_CASE("jobs: eight pipelines on four workers, one failing: the others commit
   }
   // Every line of a pipeline's run names it (and its run id).
   for (const auto& t : tables)
-    if (t != "t3") CHECK(count(r.err, "[" + t + " #") >= 1);
-  CHECK(count(r.err, "[t3] ") >= 1);
+    if (t != "t3") CHECK(count_occurrences(r.err, "[" + t + " #") >= 1);
+  CHECK(count_occurrences(r.err, "[t3] ") >= 1);
   // The next run reads nothing again and, t3 still failing, exits 1 again.
   const CliResult again = s.run({"--jobs", "4", "--json"});
   CHECK(again.exit_code == 1);
@@ -108,11 +102,11 @@ TEST_CASE("jobs: a run opens at most one session per role and worker on a databa
   const CliResult r = s.run({"--jobs", "3", "-v"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(count(r.err, "running 8 pipeline(s) on 3 worker(s)") == 1);
+  CHECK(count_occurrences(r.err, "running 8 pipeline(s) on 3 worker(s)") == 1);
   // Each worker's sessions are reused by the pipelines it runs: at most 3 of each role.
-  CHECK(count(r.err, kOpened + " (tidemark-source)") <= 3);
-  CHECK(count(r.err, kOpened + " (tidemark)") <= 3);
-  CHECK(count(r.err, kOpened) >= 2);
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb + " (tidemark-source)") <= 3);
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb + " (tidemark)") <= 3);
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb) >= 2);
   for (const auto& t : tables) CHECK(s.same_content(t, t, "id"));
 }
 
@@ -126,8 +120,8 @@ TEST_CASE("jobs: --jobs 1 runs the pipelines one after another on one set of ses
   const CliResult one = s.run({"--jobs", "1", "-v", "--json"});
   INFO(one.err);
   REQUIRE(one.exit_code == 0);
-  CHECK(count(one.err, kOpened) == 2);  // tidemark-source and tidemark, for all four pipelines
-  CHECK(count(one.err, "worker(s)") == 0);
+  CHECK(count_occurrences(one.err, kSessionOpenedOnDb) == 2);  // tidemark-source and tidemark, for all four pipelines
+  CHECK(count_occurrences(one.err, "worker(s)") == 0);
   // One after another: each pipeline's summary line comes before the next one's first line.
   size_t at = 0;
   for (const auto& t : tables) {
@@ -145,7 +139,7 @@ TEST_CASE("jobs: --jobs 1 runs the pipelines one after another on one set of ses
   const CliResult three = s.run({"-v"});
   INFO(three.err);
   REQUIRE(three.exit_code == 0);
-  CHECK(count(three.err, "running 4 pipeline(s) on 3 worker(s)") == 1);
+  CHECK(count_occurrences(three.err, "running 4 pipeline(s) on 3 worker(s)") == 1);
   for (const auto& t : tables) CHECK(s.same_content(t, t, "id"));
 }
 
@@ -162,11 +156,11 @@ TEST_CASE("jobs: two overlapping run --jobs of one config run each pipeline once
   tmtest::CliProcess a = tmtest::start_cli({"run", "-c", s.config(), "--jobs", "2", "--json"},
                                            {{"TIDEMARK_FAULT", "after_snapshot:pause"},
                                             {"TIDEMARK_FAULT_RELEASE", release}});
-  for (int i = 0; i < 400 && count(slurp(a.err_path), "paused at fault point after_snapshot") < 2; ++i)
+  for (int i = 0; i < 400 && count_occurrences(slurp(a.err_path), "paused at fault point after_snapshot") < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   const std::string paused = slurp(a.err_path);
   INFO(paused);
-  REQUIRE(count(paused, "paused at fault point after_snapshot") == 2);
+  REQUIRE(count_occurrences(paused, "paused at fault point after_snapshot") == 2);
   // Run B finds t1 and t2 locked and runs the other six.
   const CliResult b = s.run({"--jobs", "3", "--json"});
   INFO(b.err);
@@ -178,7 +172,7 @@ TEST_CASE("jobs: two overlapping run --jobs of one config run each pipeline once
     CHECK(jb[i]["pipeline"] == tables[i]);
     CHECK(jb[i]["status"] == (i < 2 ? "skipped_locked" : "succeeded"));
   }
-  CHECK(count(b.err, "is already running (advisory lock held)") == 2);
+  CHECK(count_occurrences(b.err, "is already running (advisory lock held)") == 2);
   std::ofstream(release).put('\n');
   const CliResult ra = tmtest::finish(a);
   INFO(ra.err);
@@ -234,8 +228,8 @@ TEST_CASE("jobs: with --from/--to, --jobs is each backfill's chunk workers and t
   const CliResult r = s.run({"a", "b", "--from", "1", "--to", "1001", "--chunk", "100", "--jobs", "2", "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(count(r.err, "10 to do, 2 job(s)") == 2);
-  CHECK(count(r.err, "worker(s)") == 0);  // no pipeline workers beside the chunk workers
+  CHECK(count_occurrences(r.err, "10 to do, 2 job(s)") == 2);
+  CHECK(count_occurrences(r.err, "worker(s)") == 0);  // no pipeline workers beside the chunk workers
   // a's backfill is done before b's begins.
   const size_t a_done = r.err.find("[a] backfill [1, 1001): 10/10 chunks done");
   const size_t b_start = r.err.find("[b] backfill [1, 1001): 10 chunk(s)");
@@ -258,5 +252,5 @@ TEST_CASE("jobs: with --from/--to, --jobs is each backfill's chunk workers and t
   const CliResult plain = s.run({"a", "--from", "1", "--to", "1001", "--chunk", "500", "--restart"});
   INFO(plain.err);
   CHECK(plain.exit_code == 0);
-  CHECK(count(plain.err, "2 to do, 1 job(s)") == 1);
+  CHECK(count_occurrences(plain.err, "2 to do, 1 job(s)") == 1);
 }

@@ -13,18 +13,12 @@
 
 using Catch::Contains;
 using tmtest::CliResult;
+using tmtest::count_occurrences;
+using tmtest::kSessionOpenedOnDb;
 using tmtest::Scenario;
 using tmtest::sub;
 
 namespace {
-
-int count(const std::string& text, const std::string& part) {
-  int n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
-  return n;
-}
-
-const std::string kOpened = "session opened on connection 'db'";
 
 void make_tables(Scenario& s, const std::vector<std::string>& names) {
   for (const auto& t : names)
@@ -50,8 +44,8 @@ TEST_CASE("run context: the pipelines of one run share one reading and one writi
   const CliResult r = s.run({"-v"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(count(r.err, kOpened) == 2);  // tidemark-source and tidemark, for all three pipelines
-  CHECK(count(r.err, kOpened + " (tidemark-source)") == 1);
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb) == 2);  // tidemark-source and tidemark, for all three pipelines
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb + " (tidemark-source)") == 1);
   for (const char* t : {"a", "b", "c"}) CHECK(s.same_content(t, t, "id"));
   // A second run of the same sessions' pipelines reads nothing again.
   const CliResult again = s.run({"--json"});
@@ -67,7 +61,7 @@ TEST_CASE("run context: after a failed pipeline the next starts on new sessions 
   const CliResult r = s.run({"-v"});
   INFO(r.err);
   CHECK(r.exit_code == 1);  // pipeline a failed
-  CHECK(count(r.err, kOpened) == 4);  // two for a, closed after its failure, two for b
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb) == 4);  // two for a, closed after its failure, two for b
   CHECK(s.same_content("b", "b", "id"));
 }
 
@@ -109,8 +103,8 @@ TEST_CASE("run context: a session that died between two pipelines is replaced, n
   const CliResult r = tmtest::finish(p);
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(count(r.err, "is gone; opening a new one") == 2);  // b found both of a's sessions gone
-  CHECK(count(r.err, kOpened) == 4);
+  CHECK(count_occurrences(r.err, "is gone; opening a new one") == 2);  // b found both of a's sessions gone
+  CHECK(count_occurrences(r.err, kSessionOpenedOnDb) == 4);
   {
     tmtest::Db d(dsn);
     CHECK(d.value(sub("SELECT count(*) FROM TGT.b", s)) == "50");
