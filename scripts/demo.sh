@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo: copy three tables from database "app" and a directory of
-# payment file drops to "warehouse" with tidemark, change the sources, and show
+# payment file drops to "warehouse" with tidemark, mirror the whole app schema
+# through one selector pipeline, change the sources (and add a table), and show
 # that later runs move only the delta.
 #
 # Usage: scripts/demo.sh           run the demo (the cluster is left running)
@@ -116,11 +117,14 @@ tm_psql "$CLUSTER" app -c "select (select count(*) from customers) as customers,
 
 run "$BIN" validate -c "$CONFIG"
 
+step "the selector pipeline app_mirror, expanded per table (the head of: $BIN plan -c $CONFIG app_mirror)"
+"$BIN" -q plan -c "$CONFIG" app_mirror | sed -n '/^selector pipeline/,/^$/p'
+
 step "first run: copies everything"
 run "$BIN" run -c "$CONFIG"
 run "$BIN" status -c "$CONFIG"
 
-step "changing app (scripts/demo/changes.sql): 50 orders updated, 200 orders and 1000 events inserted, 3 customers changed"
+step "changing app (scripts/demo/changes.sql): 50 orders updated, 200 orders and 1000 events inserted, 3 customers changed, table refunds added"
 tm_psql "$CLUSTER" app -q -f scripts/demo/changes.sql
 step "new file drops: payments_20261103.jsonl, and payments_20261101.csv re-exported without payment 50"
 for ((i = 201; i <= 250; i++)); do
@@ -130,13 +134,13 @@ touch -d '-1 min' "$DEMO_DROPS/payments_20261103.jsonl"
 payments_csv "$DEMO_DROPS/payments_20261101.csv" 1 100 50
 touch -d '-1 min' "$DEMO_DROPS/payments_20261101.csv"
 
-step "second run: moves only the delta"
+step "second run: moves only the delta (and app_mirror picks up the new table refunds)"
 run "$BIN" run -c "$CONFIG"
 run "$BIN" status -c "$CONFIG"
 
-step "third run: nothing changed, nothing to move"
-run "$BIN" run -c "$CONFIG"
-run "$BIN" status -c "$CONFIG"
+step "third run: nothing changed, nothing to move (4 pipelines at once)"
+run "$BIN" run -c "$CONFIG" --jobs 4
+run "$BIN" status -c "$CONFIG" 'app_mirror.*'
 
 step "content check: app.public vs warehouse.analytics"
 mismatch=0
@@ -170,6 +174,37 @@ if [[ "$got" == "$want" ]]; then
   printf '    %-12s OK        %s\n' payments "$got"
 else
   printf '    %-12s MISMATCH  want %s / got %s\n' payments "$want" "$got"
+  mismatch=1
+fi
+
+step "content check: app.public vs warehouse.mirror (selector pipeline app_mirror)"
+# Every table of app.public but the excluded one, as the catalog has them now.
+mapfile -t MIRRORED < <(tm_psql "$CLUSTER" app -tAc "select tablename from pg_tables
+  where schemaname = 'public' and tablename <> 'schema_migrations' order by 1")
+for t in "${MIRRORED[@]}"; do
+  src="$(tm_psql "$CLUSTER" app -tAc "$q public.$t t")"
+  if [[ -n "$(tm_psql "$CLUSTER" warehouse -tAc "select to_regclass('mirror.$t')")" ]]; then
+    dst="$(tm_psql "$CLUSTER" warehouse -tAc "$q mirror.$t t")"
+  else
+    dst="no such table"
+  fi
+  if [[ "$src" == "$dst" ]]; then
+    printf '    %-26s OK        %s\n' "mirror.$t" "$src"
+  else
+    printf '    %-26s MISMATCH  app: %s / warehouse: %s\n' "mirror.$t" "$src" "$dst"
+    mismatch=1
+  fi
+done
+if ((${#MIRRORED[@]} != 4)); then
+  echo "    expected 4 mirrored tables (customers, events, orders, refunds), app.public has: ${MIRRORED[*]}"
+  mismatch=1
+fi
+# The excluded table stays out of the mirror.
+got="$(tm_psql "$CLUSTER" warehouse -tAc "select coalesce(to_regclass('mirror.schema_migrations')::text, 'absent')")"
+if [[ "$got" == absent ]]; then
+  printf '    %-26s OK        excluded, absent\n' mirror.schema_migrations
+else
+  printf '    %-26s MISMATCH  excluded, but present\n' mirror.schema_migrations
   mismatch=1
 fi
 if ((mismatch)); then

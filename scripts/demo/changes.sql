@@ -1,5 +1,6 @@
 -- Changes applied to "app" between the first and second demo runs, in one
--- transaction, so every touched row gets the same updated_at (more ties).
+-- transaction, so every touched row gets the same updated_at (more ties),
+-- and one new table.
 -- Deterministic; meant to run once after seed.sql.
 \set ON_ERROR_STOP on
 set client_min_messages = warning;
@@ -42,5 +43,20 @@ update customers
        country = 'SE',
        updated_at = now()
  where id in (3, 250, 500);
+
+-- A table the application gained since the first run: app_mirror's next run picks it up
+-- (an identity key, so strategy id) and loads it whole, creating mirror.refunds.
+create table refunds (
+  id       bigint generated always as identity primary key,
+  order_id bigint not null,
+  amount   numeric(12,2) not null,
+  reason   text,
+  at       timestamptz not null default now()
+);
+insert into refunds (order_id, amount, reason)
+select 1 + (g * 97) % 20000,
+       round((1 + g * 3.7)::numeric, 2),
+       case when g % 3 = 0 then null else 'reason ' || g end
+from generate_series(1, 30) as g;
 
 commit;

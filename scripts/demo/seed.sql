@@ -23,7 +23,7 @@ $$;
 
 begin;
 
-drop table if exists events, orders, customers cascade;
+drop table if exists events, orders, customers, refunds, schema_migrations cascade;
 
 create table customers (
   id         int primary key,
@@ -50,6 +50,14 @@ create table events (
   payload  jsonb,
   at       timestamptz not null default now()
 );
+
+-- An application framework's bookkeeping: not data, so the demo's selector pipeline
+-- (app_mirror in configs/demo.yaml) excludes it.
+create table schema_migrations (
+  version    text primary key,
+  applied_at timestamptz not null default now()
+);
+insert into schema_migrations (version) values ('20260101000000'), ('20260301000000');
 
 -- The seed only fixes random() for this session, so set it right before use.
 do $$ begin perform setseed(0.42); end $$;
@@ -120,4 +128,4 @@ select setval(pg_get_serial_sequence('orders', 'id'), 20000) as orders_seq,
 
 commit;
 
-analyze customers, orders, events;
+analyze customers, orders, events, schema_migrations;

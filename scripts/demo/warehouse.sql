@@ -10,6 +10,8 @@ begin;
 
 drop schema if exists analytics cascade;
 drop schema if exists tidemark cascade;
+-- app_mirror (a selector pipeline with target.create) makes this schema and its tables itself.
+drop schema if exists mirror cascade;
 
 create schema analytics;
 
