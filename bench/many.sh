@@ -39,8 +39,8 @@ set -euo pipefail
 export LC_ALL=C
 
 BENCH_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/pgcluster.sh
-source "$BENCH_DIR/../scripts/lib/pgcluster.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$BENCH_DIR/lib.sh"
 
 TABLES=60
 ROWS=2000
@@ -58,8 +58,6 @@ CLUSTER=""
 PORT=""
 SHARED=0
 DBS=(many_src many_tm many_sel)
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 while (($#)); do
   case "$1" in
@@ -116,17 +114,13 @@ RTS=""      # one line per pipeline of a measured tidemark run
 FAILURES=()
 declare -A SKIP=()   # figure/contender -> why it was not measured
 declare -A FP=()     # table set (many, dist, tie) -> fingerprint of its source tables
-
-say() { printf '==> many: %s\n' "$*" >&2; }
-note() { printf '    %s\n' "$*" >&2; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+SAY_PREFIX="many: "
+MEASURE_CONNS=1      # every sample's COUNTER is the connections its process opened
+MED_FORMAT="%.6g"
 
 # ---------------------------------------------------------------------------
 # Cluster and SQL helpers
 # ---------------------------------------------------------------------------
-
-q() { PGOPTIONS="-c client_min_messages=warning" tm_psql "$CLUSTER" "$1" -qtA -c "$2"; }
-checkpoint() { q postgres CHECKPOINT >/dev/null; }
 
 MANY=()   # the tick and load tables: m001, m002, …
 ONE_DIST=one_dist ONE_TIE=one_tie
@@ -149,19 +143,10 @@ fingerprint() { q "$1" "$(fp_sql "${@:2}")"; }
 
 start_cluster() {
   say "cluster '$CLUSTER' on port $PORT$([[ $SHARED == 1 ]] && echo " (the caller's)")"
-  tm_cluster_start "$CLUSTER" "$PORT"
-  export PGHOST="${TM_PGHOST:?}" PGPORT="${TM_PGPORT:?}" PGUSER=postgres
-  SERVER_LOG="${TM_CLUSTER_DIR:?}/server.log"
   # Connections are counted from the server's own log: every connection the measured process
   # opens, through the run context or not. Takes effect for new connections on reload.
-  q postgres "ALTER SYSTEM SET log_connections = on" >/dev/null
-  q postgres "ALTER SYSTEM SET max_wal_size = '4GB'" >/dev/null
-  q postgres "SELECT pg_reload_conf()" >/dev/null
-  local db
-  for db in "${DBS[@]}"; do
-    q postgres "DROP DATABASE IF EXISTS $db" >/dev/null
-    q postgres "CREATE DATABASE $db" >/dev/null
-  done
+  cluster_up --set "log_connections = on" "${DBS[@]}"
+  SERVER_LOG="${TM_CLUSTER_DIR:?}/server.log"
 }
 
 cleanup() {
@@ -171,8 +156,7 @@ cleanup() {
     note "work directory kept: $WORK"
   else
     if [[ -n "${TM_PGHOST:-}" ]]; then
-      local db
-      for db in "${DBS[@]}"; do q postgres "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+      drop_databases "${DBS[@]}"
       q postgres "ALTER SYSTEM RESET log_connections" >/dev/null 2>&1 || true
       q postgres "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
     fi
@@ -185,23 +169,6 @@ cleanup() {
 # ---------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------
-
-# measure CMD...: CHECKPOINT, then CMD under /usr/bin/time. Sets M_WALL (s), M_USER, M_SYS,
-# M_RSS (KiB), M_RC, and M_CONNS: "connection authorized" lines the server logged meanwhile.
-measure() {
-  local t0 t1 off0 off1 tl
-  checkpoint
-  off0="$(stat -c %s "$SERVER_LOG")"
-  t0=$EPOCHREALTIME
-  M_RC=0
-  /usr/bin/time -f '%U %S %M' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || M_RC=$?
-  t1=$EPOCHREALTIME
-  off1="$(stat -c %s "$SERVER_LOG")"
-  M_CONNS="$(tail -c +"$((off0 + 1))" "$SERVER_LOG" | head -c "$((off1 - off0))" | grep -c 'connection authorized' || true)"
-  M_WALL="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')"
-  tl="$(tail -n 1 "$WORK/time")"
-  read -r M_USER M_SYS M_RSS <<<"$tl"
-}
 
 # The rows of a `run --json` answer, wherever they sit in it (a plain array today; perhaps a
 # summary with per-table rows later: then the innermost rows count): "pipeline status
@@ -286,14 +253,6 @@ psql_once() {
   ((M_RC == 0)) || { M_OK=0; FAILURES+=("psql select 1 exited $M_RC"); }
 }
 
-rotate() { # REP ITEMS...: the items rotated by REP-1, so who goes first alternates
-  local rep="$1" n i
-  shift
-  n=$#
-  local -a items=("$@")
-  for ((i = 0; i < n; i++)); do printf '%s\n' "${items[$(((i + rep - 1) % n))]}"; done
-}
-
 # ---------------------------------------------------------------------------
 # Data and configs
 # ---------------------------------------------------------------------------
@@ -367,30 +326,32 @@ $head
 EOF
 }
 
+# feature NAME MODE VARIABLE REFUSAL CMD...: HAVE_NAME=1 when MODE (the environment's
+# VARIABLE) is yes, or auto and CMD succeeds; else HAVE_NAME=0 and WHY_NAME says why: VARIABLE=no,
+# or REFUSAL and the first line CMD printed.
+feature() {
+  local name="$1" mode="$2" var="$3" refusal="$4" have=0 why
+  shift 4
+  case "$mode" in
+    yes) have=1 ;;
+    no) why="$var=no" ;;
+    *)
+      if "$@" >"$WORK/probe" 2>&1; then
+        have=1
+      else
+        why="$refusal: $(head -n 1 "$WORK/probe" | sed "s/^[0-9T:.-]*Z //" | cut -c1-160)"
+      fi ;;
+  esac
+  printf -v "HAVE_$name" '%s' "$have"
+  ((have)) || printf -v "WHY_$name" '%s' "$why"
+}
+
 # Which optional features this binary has, found by trying them (or forced by the environment).
 detect_features() {
-  case "$JOBS_MODE" in
-    yes) HAVE_JOBS=1 ;;
-    no) HAVE_JOBS=0; WHY_JOBS="TIDEMARK_BENCH_JOBS=no" ;;
-    *)
-      if "$TM_BIN" -q run -c "$CFG_ONE" --jobs 2 --dry-run dist >"$WORK/probe" 2>&1; then
-        HAVE_JOBS=1
-      else
-        HAVE_JOBS=0
-        WHY_JOBS="this binary refuses \`run --jobs 2\` without --from/--to: $(head -n 1 "$WORK/probe" | sed "s/^[0-9T:.-]*Z //" | cut -c1-160)"
-      fi ;;
-  esac
-  case "$SEL_MODE" in
-    yes) HAVE_SEL=1 ;;
-    no) HAVE_SEL=0; WHY_SEL="TIDEMARK_BENCH_SELECTORS=no" ;;
-    *)
-      if "$TM_BIN" -q validate -c "$CFG_SEL" >"$WORK/probe" 2>&1; then
-        HAVE_SEL=1
-      else
-        HAVE_SEL=0
-        WHY_SEL="\`tidemark validate\` refuses a \`source.tables\` pipeline: $(head -n 1 "$WORK/probe" | sed "s/^[0-9T:.-]*Z //" | cut -c1-160)"
-      fi ;;
-  esac
+  feature JOBS "$JOBS_MODE" TIDEMARK_BENCH_JOBS "this binary refuses \`run --jobs 2\` without --from/--to" \
+    "$TM_BIN" -q run -c "$CFG_ONE" --jobs 2 --dry-run dist
+  feature SEL "$SEL_MODE" TIDEMARK_BENCH_SELECTORS "\`tidemark validate\` refuses a \`source.tables\` pipeline" \
+    "$TM_BIN" -q validate -c "$CFG_SEL"
   if ((HAVE_JOBS)); then note "run --jobs 2: measured"; else note "run --jobs 2: skipped: $WHY_JOBS"; SKIP[load/jobs2]="$WHY_JOBS"; fi
   if ((HAVE_SEL)); then note "selector pipeline: measured"; else note "selector pipeline: skipped: $WHY_SEL"; SKIP[tick/selector]="$WHY_SEL"; fi
 }
@@ -484,61 +445,20 @@ fig_noop() {
 # Results
 # ---------------------------------------------------------------------------
 
-# med FIG CONT FIELD: median over the repetitions; FIELD wall, cpu, rss, conns or rows.
-med() {
-  awk -F'\t' -v f="$1" -v c="$2" -v k="$3" '
-    $1 == f && $2 == c && !(k == "rows" && $9 == "-") {
-      v = (k == "wall") ? $4 : (k == "cpu") ? $5 + $6 : (k == "rss") ? $7 : (k == "conns") ? $8 : $9
-      a[n++] = v + 0
-    }
-    END {
-      if (!n) exit
-      for (i = 1; i < n; i++) for (j = i; j > 0 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      printf "%.6g", (n % 2) ? a[int(n/2)] : (a[n/2-1] + a[n/2]) / 2
-    }' "$RAW"
-}
-state() { # FIG CONT: ok, FAILED or skipped
-  awk -F'\t' -v f="$1" -v c="$2" '$1 == f && $2 == c { n++; if ($10 != "ok") bad = 1 }
-    END { print bad ? "FAILED" : n ? "ok" : "skipped" }' "$RAW"
-}
-# pratio FIG_A CONT_A FIG_B CONT_B: median of the per-repetition wall-time ratios A/B (the
-# contenders alternate within a repetition, so drift between repetitions cancels).
-pratio() {
-  awk -F'\t' -v fa="$1" -v ca="$2" -v fb="$3" -v cb="$4" '
-    $1 == fa && $2 == ca { a[$3] = $4 + 0 }
-    $1 == fb && $2 == cb { b[$3] = $4 + 0 }
-    END {
-      for (r in a) if ((r in b) && b[r] > 0) x[n++] = a[r] / b[r]
-      if (!n) exit
-      for (i = 1; i < n; i++) for (j = i; j > 0 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-      printf "%.4f", (n % 2) ? x[int(n/2)] : (x[n/2-1] + x[n/2]) / 2
-    }' "$RAW"
-}
 # rt FIG CONT WHICH: round trips per pipeline over all repetitions, "median (min–max)";
 # WHICH: all, changed (rows read > 0) or unchanged. "n/a" when the binary reports none.
 rt() {
-  awk -F'\t' -v f="$1" -v c="$2" -v w="$3" '
+  awk -F'\t' -v f="$1" -v c="$2" -v w="$3" "$AWK_SAMPLES"'
     $1 == f && $2 == c && (w == "all" || (w == "changed") == ($5 + 0 > 0)) {
       if ($6 == "-") { miss = 1; next }
       a[n++] = $6 + 0
     }
     END {
       if (!n) { print (miss ? "n/a" : "—"); exit }
-      for (i = 1; i < n; i++) for (j = i; j > 0 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      m = (n % 2) ? a[int(n/2)] : (a[n/2-1] + a[n/2]) / 2
+      m = median(a, n)
       if (a[0] == a[n-1]) printf "%g", m; else printf "%g (%g–%g)", m, a[0], a[n-1]
     }' "$RTS"
 }
-verdict() { # VALUE LIMIT STATES...: met / MISSED (value <= limit), FAILED, skipped
-  local v="$1" l="$2" s
-  shift 2
-  for s in "$@"; do [[ "$s" == FAILED ]] && { printf '**FAILED**'; return; }; done
-  for s in "$@"; do [[ "$s" == skipped ]] && { printf 'skipped'; return; }; done
-  [[ -z "$v" ]] && { printf 'n/a'; return; }
-  awk -v v="$v" -v l="$l" 'BEGIN { exit !(v <= l) }' && printf 'met' || printf '**MISSED**'
-}
-fmt_ms() { [[ -n "$1" ]] && calc '%.1f ms' "$1 * 1000" || printf '—'; }
-fmt_x() { [[ -n "$1" ]] && calc '%.2f×' "$1" || printf '—'; }
 cell() { # FIG CONT: the median wall time, or why there is none
   local st
   st="$(state "$1" "$2")"
@@ -558,35 +478,29 @@ build_table() {
   local r c lbl
   for c in explicit selector; do
     [[ $c == explicit ]] && lbl="$TABLES explicit pipeline entries" || lbl="one selector pipeline (\`source.tables\`)"
-    r="$(pratio tick "$c" tick psql)"
+    r="$(pratio tick "$c" wall tick psql wall)"
     trow "Cron tick, $TABLES tables × $ROWS rows, $CHANGED changed ($DELTA rows each), $lbl" "$(cell tick "$c")" \
-      "$(cell tick psql)" "$(fmt_x "$r")" "≤ 3×" "$(verdict "$r" 3 "$(state tick "$c")" "$(state tick psql)")" \
+      "$(cell tick psql)" "$(fmt_x "$r")" "≤ 3×" "$(verdict "$r" "<=" 3 "$(state tick "$c")" "$(state tick psql)")" \
       "$(conns tick "$c")" "unchanged $(rt tick "$c" unchanged); changed $(rt tick "$c" changed)" "$(rows_read tick "$c")"
   done
-  r="$(pratio noop dist noop psql)"
+  r="$(pratio noop dist wall noop psql wall)"
   trow "No-op run, one table of $TIE_ROWS rows, distinct timestamps" "$(cell noop dist)" "$(cell noop psql)" \
-    "$(fmt_x "$r")" "≤ 1.0×" "$(verdict "$r" 1.0 "$(state noop dist)" "$(state noop psql)")" \
+    "$(fmt_x "$r")" "≤ 1.0×" "$(verdict "$r" "<=" 1.0 "$(state noop dist)" "$(state noop psql)")" \
     "$(conns noop dist)" "$(rt noop dist all)" "$(rows_read noop dist)"
-  r="$(pratio noop tie noop psql)"
+  r="$(pratio noop tie wall noop psql wall)"
   trow "No-op run, one table of $TIE_ROWS rows all tied on updated_at" "$(cell noop tie)" "$(cell noop psql)" \
-    "$(fmt_x "$r")" "≤ 1.0×" "$(verdict "$r" 1.0 "$(state noop tie)" "$(state noop psql)")" \
+    "$(fmt_x "$r")" "≤ 1.0×" "$(verdict "$r" "<=" 1.0 "$(state noop tie)" "$(state noop psql)")" \
     "$(conns noop tie)" "$(rt noop tie all)" "$(rows_read noop tie)"
-  r="$(pratio noop tie noop dist)"
+  r="$(pratio noop tie wall noop dist wall)"
   trow "(reference) tied against distinct timestamps, same no-op run" "$(cell noop tie)" "$(cell noop dist) (distinct)" \
     "$(fmt_x "$r")" "—" "—" "—" "—" "—"
-  r="$(pratio load jobs2 load jobs1)"
+  r="$(pratio load jobs2 wall load jobs1 wall)"
   trow "Initial load of $TABLES tables × $ROWS rows: \`run --jobs 2\` against \`run\` (one at a time)" \
     "$(cell load jobs2)" "$(cell load jobs1) (--jobs 1)" "$(fmt_x "$r")" "—" \
-    "$(if [[ $(state load jobs2) == skipped ]]; then echo skipped; else ref_state load jobs2 load jobs1; fi)" \
+    "$(if [[ $(state load jobs2) == skipped ]]; then echo skipped; else ref_verdict "$(state load jobs2)" "$(state load jobs1)"; fi)" \
     "$(conns load jobs2) (--jobs 1: $(conns load jobs1))" "$(rt load jobs2 all) (--jobs 1: $(rt load jobs1 all))" \
     "$(rows_read load jobs1)"
 }
-ref_state() { # a row without a target: FAILED when a run behind it failed, else —
-  local s
-  for s in "$(state "$1" "$2")" "$(state "$3" "$4")"; do [[ "$s" == FAILED ]] && { printf '**FAILED**'; return; }; done
-  printf '—'
-}
-
 write_report() {
   build_table
   {
@@ -636,17 +550,9 @@ write_report() {
 # ---------------------------------------------------------------------------
 
 main() {
-  local t_start=$EPOCHREALTIME
-  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-  mkdir -p -- "$BENCH_DIR/results/tmp"
-  WORK="$(mktemp -d "$BENCH_DIR/results/tmp/many.XXXXXX")"
-  RAW="$WORK/raw.tsv"
+  begin_run many
   RTS="$WORK/rts.tsv"
-  : >"$RAW"
   : >"$RTS"
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
 
   command -v /usr/bin/time >/dev/null || { echo "bench/many.sh: /usr/bin/time missing (Debian package time)" >&2; exit 1; }
   [[ -x "$TM_BIN" ]] || { say "building tidemark ($TM_BIN is missing)"; tm_build build; TM_BIN="$TM_REPO/build/tidemark"; }
@@ -668,12 +574,7 @@ main() {
   fig_tick
   fig_noop
   write_report
-  say "done in $(calc '%.0f' "$EPOCHREALTIME - $t_start") s"
-  if ((${#FAILURES[@]})); then
-    say "FAILED: ${#FAILURES[@]} failed run(s) or wrong copies:"
-    printf '    %s\n' "${FAILURES[@]}" >&2
-    exit 1
-  fi
+  end_run
 }
 
 main

@@ -16,8 +16,8 @@ set -euo pipefail
 export LC_ALL=C
 
 BENCH_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/pgcluster.sh
-source "$BENCH_DIR/../scripts/lib/pgcluster.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$BENCH_DIR/lib.sh"
 
 PER_DAY=20000
 TOUCH=5
@@ -28,7 +28,7 @@ while (($#)); do
     --days-rows) PER_DAY="$2"; shift 2 ;;
     --touch) TOUCH="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) echo "bench/partition.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,17 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-q() { PGOPTIONS="-c client_min_messages=warning" tm_psql "$CLUSTER" "$1" -qtA -c "$2"; }
-say() { printf '==> %s\n' "$*" >&2; }
-
-tm_cluster_start "$CLUSTER" "$PORT" >/dev/null
-export PGHOST="${TM_PGHOST:?}" PGPORT="${TM_PGPORT:?}" PGUSER=postgres
-q postgres "ALTER SYSTEM SET max_wal_size = '4GB'" >/dev/null
-q postgres "SELECT pg_reload_conf()" >/dev/null
-for db in part_src part_tgt; do
-  q postgres "DROP DATABASE IF EXISTS $db" >/dev/null
-  q postgres "CREATE DATABASE $db" >/dev/null
-done
+cluster_up part_src part_tgt >/dev/null
 
 say "source: $DAYS days x $PER_DAY rows"
 q part_src "CREATE TABLE events (id bigserial PRIMARY KEY, event_date date NOT NULL, qty integer NOT NULL,
@@ -95,17 +85,17 @@ say "initial load (not measured)"
 "$TM_BIN" -q run -c "$WORK/p.yaml"
 
 content() { q "$1" "SELECT count(*) || '|' || coalesce(sum(hashtext((id, event_date, qty, note, updated_at)::text)), 0) FROM $2"; }
-wal() { q postgres "SELECT pg_current_wal_lsn()"; }
-# timed CMD...: CHECKPOINT, run, set T (s) and W (WAL bytes).
+# timed CMD...: CHECKPOINT, run, set T (s) and W (WAL bytes). Unlike measure, CMD may be a
+# shell function (pipe), so no /usr/bin/time.
 timed() {
-  q postgres CHECKPOINT >/dev/null
   local lsn t0 t1
-  lsn="$(wal)"
+  checkpoint
+  lsn="$(wal_lsn)"
   t0=$EPOCHREALTIME
   "$@" >/dev/null
   t1=$EPOCHREALTIME
-  T="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')"
-  W="$(q postgres "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')::bigint")"
+  T="$(elapsed "$t0" "$t1" %.4f)"
+  W="$(wal_since "$lsn")"
 }
 pipe() {
   q part_tgt "TRUNCATE events_pipe" >/dev/null

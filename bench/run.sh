@@ -39,8 +39,8 @@ set -euo pipefail
 export LC_ALL=C
 
 BENCH_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=../scripts/lib/pgcluster.sh
-source "$BENCH_DIR/../scripts/lib/pgcluster.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$BENCH_DIR/lib.sh"
 
 CLUSTER=bench
 PORT=""
@@ -52,8 +52,6 @@ OUT=""
 OUT_SET=0
 MANY=1
 MANY_ONLY=0
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 while (($#)); do
   case "$1" in
@@ -118,9 +116,7 @@ FAILURES=()                    # "figure/contender: why" for every failed check 
 declare -A SKIP=()             # contender -> why it did not run
 declare -A SRC_SUM=()          # source table -> "count|hash" of its current content
 declare -A HAND_WM=()          # table -> watermark kept by the hand-written baseline
-
-say() { printf '==> %s\n' "$*" >&2; }
-note() { printf '    %s\n' "$*" >&2; }
+MEASURE_WAL=1                  # every sample's COUNTER is the WAL it wrote
 
 # ---------------------------------------------------------------------------
 # Tools, cluster, SQL helpers
@@ -163,10 +159,6 @@ setup_tools() {
   for c in "${!SKIP[@]}"; do note "skipping $c: ${SKIP[$c]}"; done
 }
 
-# q DB SQL: one value (or rows) from psql, unaligned, no headers.
-q() { PGOPTIONS="-c client_min_messages=warning" tm_psql "$CLUSTER" "$1" -qtA -c "$2"; }
-checkpoint() { q postgres CHECKPOINT >/dev/null; }
-
 # Content of a table: "count|hash", the hash order-independent.
 content() { q "$1" "SELECT count(*) || '|' || coalesce(sum(hashtext(t::text)), 0) FROM $2 AS t"; }
 refresh_source_sum() { SRC_SUM[$1]="$(content bench_src "public.$1")"; }
@@ -180,20 +172,7 @@ COLS="id, qty, price, note, updated_at, attrs"
 
 start_cluster() {
   say "starting cluster '$CLUSTER' on port $PORT"
-  tm_cluster_start "$CLUSTER" "$PORT"
-  # tm_cluster_start exports TM_PGHOST and TM_PGPORT; every psql, pgloader and psycopg2
-  # connection below goes through these.
-  export PGHOST="${TM_PGHOST:?}" PGPORT="${TM_PGPORT:?}" PGUSER=postgres
-  # A 2M-row load writes ~470 MB of WAL: with the default max_wal_size (1 GB) a checkpoint
-  # would start in the middle of some measurements and not others. This cluster is the
-  # bench's own, so the setting stays with it.
-  q postgres "ALTER SYSTEM SET max_wal_size = '4GB'" >/dev/null
-  q postgres "SELECT pg_reload_conf()" >/dev/null
-  local db
-  for db in bench_src bench_tm bench_hand bench_pgl bench_py; do
-    q postgres "DROP DATABASE IF EXISTS $db" >/dev/null
-    q postgres "CREATE DATABASE $db" >/dev/null
-  done
+  cluster_up bench_src bench_tm bench_hand bench_pgl bench_py
 }
 
 cleanup() {
@@ -202,12 +181,7 @@ cleanup() {
     note "cluster '$CLUSTER' kept: PGHOST=${TM_PGHOST:-?} PGPORT=$PORT psql -U postgres bench_src"
     note "work directory kept (config, tidemark copy, raw samples): $WORK"
   else
-    if [[ -n "${TM_PGHOST:-}" ]]; then
-      local db
-      for db in bench_src bench_tm bench_hand bench_pgl bench_py; do
-        q postgres "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-      done
-    fi
+    [[ -n "${TM_PGHOST:-}" ]] && drop_databases bench_src bench_tm bench_hand bench_pgl bench_py
     tm_cluster_stop "$CLUSTER" || true
     [[ -n "$WORK" ]] && rm -rf -- "$WORK"
   fi
@@ -217,23 +191,6 @@ cleanup() {
 # ---------------------------------------------------------------------------
 # Measuring one run
 # ---------------------------------------------------------------------------
-
-# measure CMD...: CHECKPOINT, then run CMD under /usr/bin/time. Sets M_WALL (s, from the
-# shell's clock), M_USER, M_SYS (client CPU s), M_RSS (KiB), M_WAL (bytes), M_RC.
-# CMD's stdout goes to $WORK/out, its stderr to $WORK/err.
-measure() {
-  local lsn t0 t1 tl
-  checkpoint
-  lsn="$(q postgres 'SELECT pg_current_wal_lsn()')"
-  t0=$EPOCHREALTIME
-  M_RC=0
-  /usr/bin/time -f '%U %S %M' -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || M_RC=$?
-  t1=$EPOCHREALTIME
-  M_WAL="$(q postgres "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')::bigint")"
-  M_WALL="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')"
-  tl="$(tail -n 1 "$WORK/time")"
-  read -r M_USER M_SYS M_RSS <<<"$tl"
-}
 
 # record FIG CONTENDER REP DB TABLE [SOURCE_TABLE]: compare the target with the source and
 # append the measurement to the raw results. A failed run or a wrong copy is a failure.
@@ -252,15 +209,6 @@ record() {
   note "$(printf '%-10s %-9s rep %s: %8.3f s  cpu %6.2f s  rss %6d KiB  wal %11d B  %s' \
     "$fig" "$cont" "$rep" "$M_WALL" "$(awk -v u="$M_USER" -v s="$M_SYS" 'BEGIN{print u+s}')" \
     "$M_RSS" "$M_WAL" "$check")"
-}
-
-# rotate REP ITEMS...: the items, rotated by REP-1, so the contenders alternate who goes first.
-rotate() {
-  local rep="$1" n i
-  shift
-  n=$#
-  local -a items=("$@")
-  for ((i = 0; i < n; i++)); do printf '%s\n' "${items[$(((i + rep - 1) % n))]}"; done
 }
 
 available() { [[ -z "${SKIP[$1]:-}" ]]; }
@@ -544,28 +492,7 @@ fig_many() {
 # Results
 # ---------------------------------------------------------------------------
 
-# med FIG CONTENDER FIELD: median over the repetitions; FIELD is wall, cpu (user+sys), rss
-# (KiB), wal (bytes) or rows. Empty when the contender has no measurement.
-med() {
-  awk -F'\t' -v f="$1" -v c="$2" -v k="$3" '
-    $1 == f && $2 == c {
-      v = (k == "wall") ? $4 : (k == "cpu") ? $5 + $6 : (k == "rss") ? $7 : (k == "wal") ? $8 : $9
-      a[n++] = v + 0
-    }
-    END {
-      if (!n) exit
-      for (i = 1; i < n; i++) for (j = i; j > 0 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      printf "%.6f", (n % 2) ? a[int(n/2)] : (a[n/2-1] + a[n/2]) / 2
-    }' "$RAW"
-}
-# state FIG CONTENDER: ok, FAILED, or skipped
-state() {
-  awk -F'\t' -v f="$1" -v c="$2" '$1 == f && $2 == c { n++; if ($10 != "ok") bad = 1 }
-    END { print bad ? "FAILED" : n ? "ok" : "skipped" }' "$RAW"
-}
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 fmt_s() { [[ -n "$1" ]] && calc '%.3f s' "$1" || printf '—'; }
-fmt_ms() { [[ -n "$1" ]] && calc '%.1f ms' "$1 * 1000" || printf '—'; }
 fmt_mib() { [[ -n "$1" ]] && calc '%.1f MiB' "$1 / 1024" || printf '—'; }
 fmt_wal() { [[ -n "$1" ]] && calc '%.2f MiB' "$1 / 1048576" || printf '—'; }
 
@@ -585,48 +512,6 @@ cell() { # FIG CONT FIELD FORMATTER
     *) "$4" "$v" ;;
   esac
 }
-
-# verdict VALUE OP LIMIT [STATES...]: met / MISSED, or FAILED / skipped when a run behind the
-# comparison failed or did not run.
-verdict() {
-  local value="$1" op="$2" limit="$3" s
-  shift 3
-  for s in "$@"; do [[ "$s" == FAILED ]] && { printf '**FAILED**'; return; }; done
-  for s in "$@"; do [[ "$s" == skipped ]] && { printf 'skipped'; return; }; done
-  [[ -z "$value" ]] && { printf 'n/a'; return; }
-  if awk -v v="$value" -v l="$limit" -v op="$op" 'BEGIN {
-      exit !((op == ">=" && v >= l) || (op == "<=" && v <= l) || (op == "<" && v < l)) }'; then
-    printf 'met'
-  else
-    printf '**MISSED**'
-  fi
-}
-
-# ref_verdict STATES...: for a row without a target: FAILED, skipped or —.
-ref_verdict() {
-  local v
-  v="$(verdict "" "" "" "$@")"
-  [[ "$v" == n/a ]] && v="—"
-  printf '%s' "$v"
-}
-
-# pratio FIG_A CONT_A FIELD_A FIG_B CONT_B FIELD_B: the median over the repetitions of
-# A / B, each repetition's A divided by the same repetition's B. The contenders alternate
-# within a repetition, so this cancels drift between repetitions (other load on the
-# machine). FIELD: wall, cpu, rss, wal, or wallx (wall × cores). Empty when no pair.
-pratio() {
-  awk -F'\t' -v fa="$1" -v ca="$2" -v ka="$3" -v fb="$4" -v cb="$5" -v kb="$6" -v np="$NPROC" '
-    function val(k) { return (k == "wall") ? $4 : (k == "cpu") ? $5 + $6 : (k == "rss") ? $7 : (k == "wal") ? $8 : (k == "wallx") ? $4 * np : $9 }
-    $1 == fa && $2 == ca { a[$3] = val(ka) + 0 }
-    $1 == fb && $2 == cb { b[$3] = val(kb) + 0 }
-    END {
-      for (r in a) if ((r in b) && b[r] > 0) x[n++] = a[r] / b[r]
-      if (!n) exit
-      for (i = 1; i < n; i++) for (j = i; j > 0 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
-      printf "%.4f", (n % 2) ? x[int(n/2)] : (x[n/2-1] + x[n/2]) / 2
-    }' "$RAW"
-}
-fmt_x() { [[ -n "$1" ]] && calc "%.2f× $2" "$1" || printf '—'; }
 
 build_table() {
   local tm c r st_tm st_c lbl tgt_op tgt tgt_txt v fig
@@ -850,15 +735,7 @@ write_report() {
 # ---------------------------------------------------------------------------
 
 main() {
-  local t_start=$EPOCHREALTIME
-  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
-  mkdir -p -- "$BENCH_DIR/results/tmp"
-  WORK="$(mktemp -d "$BENCH_DIR/results/tmp/run.XXXXXX")"
-  RAW="$WORK/raw.tsv"
-  : >"$RAW"
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  begin_run run
 
   setup_tools
   start_cluster
@@ -875,12 +752,7 @@ main() {
   ((MANY)) && fig_many
 
   write_report
-  say "done in $(calc '%.0f' "$EPOCHREALTIME - $t_start") s"
-  if ((${#FAILURES[@]})); then
-    say "FAILED: ${#FAILURES[@]} failed run(s) or wrong copies:"
-    printf '    %s\n' "${FAILURES[@]}" >&2
-    exit 1
-  fi
+  end_run
 }
 
 main

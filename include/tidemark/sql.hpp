@@ -11,6 +11,25 @@ namespace tidemark {
 // Double-quotes an identifier exactly as PostgreSQL's quote_ident would for any name.
 std::string quote_ident(const std::string& name);
 
+// A dotted name split into its parts, the syntax shared by relation names and table patterns:
+// dots outside double quotes separate parts; inside quotes, "" is one quote. Unquoted parts are
+// kept as written (no case folding). What a part may hold, and how many there may be, is the
+// caller's to judge.
+struct NamePart {
+  std::string text;     // quotes removed
+  bool quoted = false;  // written in double quotes
+};
+struct SplitName {
+  enum class Error { none, quote_inside_part, text_after_quote, unterminated };
+  // Never empty. Every part but the last was ended by a dot; on an error the last one is
+  // the part it stopped in, so a caller can judge the parts before the error first.
+  std::vector<NamePart> parts;
+  Error error = Error::none;
+};
+SplitName split_name(const std::string& text);
+// The reason for an error of split_name, as a message says it ("" for none).
+const char* split_name_error(SplitName::Error e);
+
 // A possibly schema-qualified relation name from config: `public.orders`, `"My S"."T.x"`.
 struct QualifiedName {
   std::string schema;  // empty: resolved through search_path

@@ -10,6 +10,7 @@
 #include "config/selector_tree.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
+#include "tidemark/sql.hpp"
 #include "tidemark/util.hpp"
 
 namespace tidemark {
@@ -105,63 +106,30 @@ bool TablePattern::matches(const QualifiedName& t) const {
 }
 
 std::optional<TablePattern> parse_table_pattern(const std::string& text, std::string* error) {
-  // Split on dots outside double quotes; a quoted part is an exact name ("" is a quote in it).
-  std::vector<std::string> parts(1);
-  std::vector<bool> exact(1, false);
-  bool in_quotes = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        parts.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        in_quotes = false;
-      } else {
-        parts.back() += c;
-      }
-    } else if (c == '"') {
-      if (!parts.back().empty() || exact.back()) {
-        if (error) *error = "a '\"' inside a name part (quote the whole part: \"Odd\".\"Name\")";
-        return std::nullopt;
-      }
-      in_quotes = true;
-      exact.back() = true;
-    } else if (c == '.') {
-      if (parts.back().empty() && !exact.back()) {
-        if (error) *error = "empty name part";
-        return std::nullopt;
-      }
-      parts.emplace_back();
-      exact.push_back(false);
-    } else {
-      if (exact.back()) {
-        if (error) *error = "text after a closing quote";
-        return std::nullopt;
-      }
-      parts.back() += c;
-    }
-  }
-  if (in_quotes) {
-    if (error) *error = "unterminated quoted name";
+  // The syntax of a relation name (split_name); a quoted part is an exact name, and may be empty.
+  auto fail = [error](const char* why) -> std::optional<TablePattern> {
+    if (error) *error = why;
     return std::nullopt;
-  }
-  if (parts.size() != 2) {
-    if (error)
-      *error = parts.size() < 2 ? "name the schema too, like public.* or public.orders"
-                                : "too many dots: schema.table (quote a name that holds a dot)";
-    return std::nullopt;
-  }
-  if ((parts[0].empty() && !exact[0]) || (parts[1].empty() && !exact[1])) {
-    if (error) *error = "empty name part";
-    return std::nullopt;
-  }
+  };
+  const SplitName split = split_name(text);
+  const std::vector<NamePart>& parts = split.parts;
+  auto empty = [](const NamePart& p) { return p.text.empty() && !p.quoted; };
+  // An empty part before a dot comes first: it stands before any syntax error in the text.
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (empty(parts[i])) return fail("empty name part");
+  if (split.error == SplitName::Error::quote_inside_part)
+    return fail("a '\"' inside a name part (quote the whole part: \"Odd\".\"Name\")");
+  if (split.error != SplitName::Error::none) return fail(split_name_error(split.error));
+  if (parts.size() != 2)
+    return fail(parts.size() < 2 ? "name the schema too, like public.* or public.orders"
+                                 : "too many dots: schema.table (quote a name that holds a dot)");
+  if (empty(parts[1])) return fail("empty name part");
   TablePattern p;
-  p.schema = parts[0];
-  p.table = parts[1];
+  p.schema = parts[0].text;
+  p.table = parts[1].text;
   // An unquoted part without glob characters is an exact name as well.
-  p.schema_exact = exact[0] || !has_glob(parts[0]);
-  p.table_exact = exact[1] || !has_glob(parts[1]);
+  p.schema_exact = parts[0].quoted || !has_glob(p.schema);
+  p.table_exact = parts[1].quoted || !has_glob(p.table);
   p.text = text;
   return p;
 }

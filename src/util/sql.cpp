@@ -33,64 +33,69 @@ std::string QualifiedName::display() const {
   return schema.empty() ? display_part(name) : display_part(schema) + "." + display_part(name);
 }
 
-// Splits on dots outside double quotes; "" inside quotes is a literal quote. Unquoted
-// parts are taken as written (case is kept), because config names are catalog names.
-std::optional<QualifiedName> QualifiedName::parse(const std::string& text, std::string* error) {
-  std::vector<std::string> parts(1);
-  bool in_quotes = false, quoted_part = false;
+SplitName split_name(const std::string& text) {
+  SplitName out;
+  out.parts.emplace_back();
+  bool in_quotes = false;
   for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
+    const char c = text[i];
+    NamePart& part = out.parts.back();
     if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          parts.back() += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        part.text += '"';
+        ++i;
+      } else if (c == '"') {
+        in_quotes = false;
       } else {
-        parts.back() += c;
+        part.text += c;
       }
     } else if (c == '"') {
-      if (!parts.back().empty()) {
-        if (error) *error = "unexpected '\"' inside a name";
-        return std::nullopt;
+      // A closing quote is never followed by another (that would be ""), so only text before it counts.
+      if (!part.text.empty()) {
+        out.error = SplitName::Error::quote_inside_part;
+        return out;
       }
-      in_quotes = quoted_part = true;
+      in_quotes = part.quoted = true;
     } else if (c == '.') {
-      if (parts.back().empty()) {
-        if (error) *error = "empty name part";
-        return std::nullopt;
-      }
-      parts.emplace_back();
-      quoted_part = false;
+      out.parts.emplace_back();
+    } else if (part.quoted) {
+      out.error = SplitName::Error::text_after_quote;
+      return out;
     } else {
-      if (quoted_part && !in_quotes) {
-        if (error) *error = "text after a closing quote";
-        return std::nullopt;
-      }
-      parts.back() += c;
+      part.text += c;
     }
   }
-  if (in_quotes) {
-    if (error) *error = "unterminated quoted name";
-    return std::nullopt;
+  if (in_quotes) out.error = SplitName::Error::unterminated;
+  return out;
+}
+
+const char* split_name_error(SplitName::Error e) {
+  switch (e) {
+    case SplitName::Error::quote_inside_part: return "unexpected '\"' inside a name";
+    case SplitName::Error::text_after_quote: return "text after a closing quote";
+    case SplitName::Error::unterminated: return "unterminated quoted name";
+    case SplitName::Error::none: break;
   }
-  if (parts.back().empty()) {
-    if (error) *error = "empty name";
+  return "";
+}
+
+// Unquoted parts are taken as written (case is kept), because config names are catalog names.
+std::optional<QualifiedName> QualifiedName::parse(const std::string& text, std::string* error) {
+  auto fail = [error](const char* why) -> std::optional<QualifiedName> {
+    if (error) *error = why;
     return std::nullopt;
-  }
-  if (parts.size() > 2) {
-    if (error) *error = "expected `table` or `schema.table`";
-    return std::nullopt;
-  }
+  };
+  const SplitName split = split_name(text);
+  const std::vector<NamePart>& parts = split.parts;
+  // An empty part before a dot comes first: it stands before any syntax error in the text.
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i].text.empty()) return fail("empty name part");
+  if (split.error != SplitName::Error::none) return fail(split_name_error(split.error));
+  if (parts.back().text.empty()) return fail("empty name");
+  if (parts.size() > 2) return fail("expected `table` or `schema.table`");
   QualifiedName q;
-  if (parts.size() == 2) {
-    q.schema = parts[0];
-    q.name = parts[1];
-  } else {
-    q.name = parts[0];
-  }
+  if (parts.size() == 2) q.schema = parts[0].text;
+  q.name = parts.back().text;
   return q;
 }
 

@@ -2,7 +2,9 @@
 // strategy auto's choice for each table shape, stored choices, and what validate says offline.
 #include <catch2/catch.hpp>
 
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "tidemark/config.hpp"
 #include "tidemark/selector.hpp"
@@ -57,12 +59,55 @@ const ExpandedTable* find(const SelectorExpansion& e, const std::string& table) 
   return nullptr;
 }
 
-const std::string kSelector = R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*", "sales.order_*", '"Odd"."Na.me"'], exclude: ["public.tmp_*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw_{schema}.{table}", create: true}
-)";
+// One selector pipeline `app` from connection app into dw: by default every table of public,
+// strategy auto, into raw.{table}. Each part is the inside of its flow map; the with_… calls
+// replace one, `then` adds lines after target. The entry starts at line 6 of the file (kHead
+// and `pipelines:` before it): source is line 7, detect 8, target 9, added lines from 10.
+struct AppSelector {
+  std::string source = R"(tables: ["public.*"])";
+  std::string detect = "strategy: auto";
+  std::string target = R"(table: "raw.{table}")";
+  std::string more;
+
+  AppSelector& with_source(const std::string& s) { return set(source, s); }
+  AppSelector& with_detect(const std::string& s) { return set(detect, s); }
+  AppSelector& with_target(const std::string& s) { return set(target, s); }
+  AppSelector& then(const std::string& lines) {
+    more += lines;
+    return *this;
+  }
+  // `overrides:` with one entry a line, each "TABLE": {…}.
+  AppSelector& with_overrides(std::initializer_list<std::string> entries) {
+    std::string lines = "    overrides:\n";
+    for (const auto& e : entries) lines += "      " + e + "\n";
+    return then(lines);
+  }
+  std::string entry() const {
+    return "  - name: app\n    source: {connection: app, " + source + "}\n    detect: {" + detect +
+           "}\n    target: {connection: dw, " + target + "}\n" + more;
+  }
+  std::string yaml() const { return "pipelines:\n" + entry(); }
+
+ private:
+  AppSelector& set(std::string& part, const std::string& value) {
+    part = value;
+    return *this;
+  }
+};
+
+Config parse(const AppSelector& s) { return parse(s.yaml()); }
+std::string error_of(const AppSelector& s) { return tmtest::config_error_in(kHead + s.yaml(), "sel.yaml"); }
+
+SelectorExpansion expand(const Config& cfg, const std::vector<InspectedTable>& catalog,
+                         const std::vector<StoredChoice>& stored = {}, const ExpandOptions& opts = {}) {
+  return expand_selector(cfg, cfg.selectors[0], catalog, stored, opts);
+}
+
+// Public and sales tables, one oddly named one, and an exclusion.
+const AppSelector kSelector =
+    AppSelector()
+        .with_source(R"(tables: ["public.*", "sales.order_*", '"Odd"."Na.me"'], exclude: ["public.tmp_*"])")
+        .with_target(R"(table: "raw_{schema}.{table}", create: true)");
 
 }  // namespace
 
@@ -108,82 +153,25 @@ TEST_CASE("validate reads a selector pipeline offline: patterns, templates and o
 }
 
 TEST_CASE("validate names file, line and field for selector mistakes", "[unit][selectors]") {
-  auto err = [](const std::string& body) { return tmtest::config_error_in(kHead + body, "sel.yaml"); };
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["orders"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_source(R"(tables: ["orders"])")),
              Contains("sel.yaml:7: pipelines[0].source.tables[0]: 'orders': name the schema"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"], table: x}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_source(R"(tables: ["public.*"], table: x)")),
              Contains("pipelines[0].source.table: give source.tables"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{tabel}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_target(R"(table: "raw.{tabel}")")),
              Contains("sel.yaml:9: pipelines[0].target.table: unknown placeholder {tabel}"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.fixed"}
-)"),
-             Contains("must contain {table}"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    name_template: "x_{table}"
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_target(R"(table: "raw.fixed")")), Contains("must contain {table}"));
+  CHECK_THAT(error_of(AppSelector().then("    name_template: \"x_{table}\"\n")),
              Contains("pipelines[0].name_template: 'x_{table}' must start with {pipeline}"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-    overrides:
-      "public.*": {detect: {strategy: full}}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_overrides({R"("public.*": {detect: {strategy: full}})"})),
              Contains("sel.yaml:11: pipelines[0].overrides.public.*: 'public.*' is a glob"));
   // The shape of the table pipelines is checked on a stand-in: a misspelt key, a bad value.
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: updated_at, cursor: updated_at, lookbak: 5m}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_detect("strategy: updated_at, cursor: updated_at, lookbak: 5m")),
              Contains("sel.yaml:8: pipelines[0].detect.lookbak: unknown key (did you mean 'lookback'?)"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-    overrides:
-      "public.audit_log": {target: {write: upsrt}}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_overrides({R"("public.audit_log": {target: {write: upsrt}})"})),
              Contains("sel.yaml:11: pipelines[0].overrides.public.audit_log.target.write: unknown write mode 'upsrt'"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto, cursor: updated_at}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_detect("strategy: auto, cursor: updated_at")),
              Contains("pipelines[0].detect.cursor: strategy auto chooses each table's cursor"));
-  CHECK_THAT(err(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: cdc}
-    target: {connection: dw, table: "raw.{table}"}
-)"),
+  CHECK_THAT(error_of(AppSelector().with_detect("strategy: cdc")),
              Contains("pipelines[0].detect.strategy: strategy cdc cannot read source.tables"));
 }
 
@@ -271,7 +259,7 @@ TEST_CASE("a selector expands into one validated pipeline per matching table", "
       tracked("sales", "customers"),  // not matched
       tracked("Odd", "Na.me"),
   };
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], catalog, {});
+  const SelectorExpansion e = expand(cfg, catalog);
   REQUIRE(e.tables.size() == 4);
   const ExpandedTable* orders = find(e, "orders");
   REQUIRE(orders);
@@ -312,19 +300,14 @@ TEST_CASE("a selector expands into one validated pipeline per matching table", "
 }
 
 TEST_CASE("a configured strategy applies where its cursor exists, else the auto choice", "[unit][selectors]") {
-  Config cfg = parse(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: updated_at, cursor: updated_at, lookback: 5m}
-    target: {connection: dw, table: "raw.{table}"}
-    batch_size: 1000
-)");
+  Config cfg = parse(
+      AppSelector().with_detect("strategy: updated_at, cursor: updated_at, lookback: 5m").then("    batch_size: 1000\n"));
   const std::vector<InspectedTable> catalog = {
       tracked("public", "orders"),
       table("public", "events", {col("id", "bigint", true, "nextval('e'::regclass)")}, {"id"}, 5000000),
       table("public", "countries", {col("code", "text", true)}, {"code"}),
   };
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], catalog, {});
+  const SelectorExpansion e = expand(cfg, catalog);
   REQUIRE(e.tables.size() == 3);
   CHECK(find(e, "orders")->pipeline.detect.strategy == "updated_at");
   CHECK(find(e, "orders")->reason == "configured");
@@ -342,18 +325,13 @@ TEST_CASE("a configured strategy applies where its cursor exists, else the auto 
 }
 
 TEST_CASE("overrides are deep-merged over the selector for their table", "[unit][selectors]") {
-  Config cfg = parse(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}", create: true}
-    overrides:
-      "public.audit_log": {name: app.audit, detect: {strategy: full}, target: {table: raw.audit}}
-      "public.gone": {detect: {strategy: full}}
-)");
+  Config cfg = parse(AppSelector()
+                         .with_target(R"(table: "raw.{table}", create: true)")
+                         .with_overrides({R"("public.audit_log": {name: app.audit, detect: {strategy: full}, target: {table: raw.audit}})",
+                                          R"("public.gone": {detect: {strategy: full}})"}));
   const std::vector<InspectedTable> catalog = {
       table("public", "audit_log", {col("line", "text")}, {}, 5000000), tracked("public", "orders")};
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], catalog, {});
+  const SelectorExpansion e = expand(cfg, catalog);
   const auto* audit = find(e, "audit_log");
   REQUIRE(audit);
   CHECK(audit->pipeline.config_error.empty());
@@ -366,15 +344,10 @@ TEST_CASE("overrides are deep-merged over the selector for their table", "[unit]
 }
 
 TEST_CASE("a table without a primary key is skipped unless its strategy replaces the target", "[unit][selectors]") {
-  Config cfg = parse(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: updated_at, cursor: updated_at}
-    target: {connection: dw, table: "raw.{table}"}
-)");
+  Config cfg = parse(AppSelector().with_detect("strategy: updated_at, cursor: updated_at"));
   auto nokey = tracked("public", "nokey");
   nokey.primary_key.clear();
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], {nokey}, {});
+  const SelectorExpansion e = expand(cfg, {nokey});
   CHECK(e.tables.empty());
   REQUIRE(e.skipped.size() == 1);
   CHECK_THAT(e.skipped[0].why, Contains("no primary key"));
@@ -384,13 +357,13 @@ TEST_CASE("the stored choice sticks until --full-refresh chooses again", "[unit]
   Config cfg = parse(kSelector);
   // First run chose id; now an index makes updated_at the shape's choice.
   const StoredChoice was{"app.public.orders", "id", "id", "\"public\".\"orders\""};
-  const SelectorExpansion kept = expand_selector(cfg, cfg.selectors[0], {tracked("public", "orders")}, {was});
+  const SelectorExpansion kept = expand(cfg, {tracked("public", "orders")}, {was});
   REQUIRE(kept.tables.size() == 1);
   CHECK(kept.tables[0].pipeline.detect.strategy == "id");
   CHECK_THAT(kept.tables[0].reason, Contains("kept from its stored state"));
   ExpandOptions again;
   again.rechoose = true;
-  const SelectorExpansion rechosen = expand_selector(cfg, cfg.selectors[0], {tracked("public", "orders")}, {was}, again);
+  const SelectorExpansion rechosen = expand(cfg, {tracked("public", "orders")}, {was}, again);
   CHECK(rechosen.tables[0].pipeline.detect.strategy == "updated_at");
 }
 
@@ -398,7 +371,7 @@ TEST_CASE("state of a vanished table is reported and kept", "[unit][selectors]")
   Config cfg = parse(kSelector);
   const StoredChoice gone{"app.public.dropped", "full", "", "\"public\".\"dropped\""};
   const StoredChoice excluded{"app.public.tmp_x", "full", "", "\"public\".\"tmp_x\""};
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], {tracked("public", "orders"), tracked("public", "tmp_x")},
+  const SelectorExpansion e = expand(cfg, {tracked("public", "orders"), tracked("public", "tmp_x")},
                                               {gone, excluded});
   REQUIRE(e.warnings.size() == 2);
   CHECK_THAT(e.warnings[0], Contains("table \"public\".\"dropped\" has vanished from the source; the state of pipeline "
@@ -412,14 +385,10 @@ TEST_CASE("expanded names that are too long or collide are that table's config e
     source: {connection: app, table: public.orders}
     detect: {strategy: full}
     target: {connection: dw, table: raw.orders}
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: auto}
-    target: {connection: dw, table: "raw.{table}"}
-)");
+)" + AppSelector().entry());
   const std::string long_name(70, 'x');
   const SelectorExpansion e =
-      expand_selector(cfg, cfg.selectors[0], {tracked("public", "orders"), tracked("public", long_name)}, {});
+      expand(cfg, {tracked("public", "orders"), tracked("public", long_name)});
   REQUIRE(e.tables.size() == 2);
   const auto* longer = find(e, long_name);
   CHECK_THAT(longer->pipeline.config_error, Contains("characters, more than 63"));
@@ -431,16 +400,11 @@ TEST_CASE("expanded names that are too long or collide are that table's config e
 }
 
 TEST_CASE("a per-table validation problem is that table's error, not the run's", "[unit][selectors]") {
-  Config cfg = parse(R"(pipelines:
-  - name: app
-    source: {connection: app, tables: ["public.*"]}
-    detect: {strategy: updated_at, cursor: updated_at, soft_delete: {column: deleted_at}}
-    target: {connection: dw, table: "raw.{table}"}
-)");
+  Config cfg = parse(AppSelector().with_detect("strategy: updated_at, cursor: updated_at, soft_delete: {column: deleted_at}"));
   auto odd = tracked("public", "odd");  // its primary key is the soft-delete column
   odd.columns.push_back(col("deleted_at", "timestamp with time zone"));
   odd.primary_key = {"deleted_at"};
-  const SelectorExpansion e = expand_selector(cfg, cfg.selectors[0], {tracked("public", "orders"), odd}, {});
+  const SelectorExpansion e = expand(cfg, {tracked("public", "orders"), odd});
   REQUIRE(e.tables.size() == 2);
   CHECK(find(e, "orders")->pipeline.config_error.empty());
   CHECK_THAT(find(e, "odd")->pipeline.config_error, Contains("table public.odd of selector pipeline app:"));

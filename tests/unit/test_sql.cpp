@@ -3,14 +3,19 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tidemark/sql.hpp"
 #include "tidemark/util.hpp"
 
 using Catch::Contains;
+using tidemark::NamePart;
 using tidemark::QualifiedName;
 using tidemark::quote_ident;
+using tidemark::split_name;
+using tidemark::split_name_error;
+using tidemark::SplitName;
 using tidemark::Sql;
 using tidemark::SqlValue;
 
@@ -93,6 +98,37 @@ TEST_CASE("sql: malformed qualified names are refused with the reason", "[unit][
   CHECK(parse_error("\"ab\"c") == "text after a closing quote");
   // The error pointer is optional.
   CHECK_FALSE(QualifiedName::parse("a.b.c", nullptr).has_value());
+}
+
+TEST_CASE("sql: split_name gives every dotted part with its text and whether it was quoted", "[unit][sql]") {
+  auto parts = [](const std::string& text) {
+    const SplitName s = split_name(text);
+    INFO("split error for " << text << ": " << split_name_error(s.error));
+    CHECK(s.error == SplitName::Error::none);
+    std::vector<std::pair<std::string, bool>> out;
+    for (const NamePart& p : s.parts) out.emplace_back(p.text, p.quoted);
+    return out;
+  };
+  using P = std::vector<std::pair<std::string, bool>>;
+  CHECK(parts("public.orders") == P{{"public", false}, {"orders", false}});
+  CHECK(parts("\"Sales EU\".order_*") == P{{"Sales EU", true}, {"order_*", false}});
+  CHECK(parts("raw.\"we\"\"ird.x\"") == P{{"raw", false}, {"we\"ird.x", true}});
+  // Emptiness and the number of parts are the caller's to judge.
+  CHECK(parts("") == P{{"", false}});
+  CHECK(parts("a..\"\"") == P{{"a", false}, {"", false}, {"", true}});
+  CHECK(parts("a.b.c").size() == 3);
+}
+
+TEST_CASE("sql: split_name stops at the first syntax error, keeping the parts before it", "[unit][sql]") {
+  const SplitName inside = split_name("x..ab\"c\".d");
+  CHECK(inside.error == SplitName::Error::quote_inside_part);
+  REQUIRE(inside.parts.size() == 3);
+  CHECK(inside.parts[1].text.empty());  // the empty part before the error is there to be judged
+  CHECK(inside.parts[2].text == "ab");
+  CHECK(split_name("\"ab\"c").error == SplitName::Error::text_after_quote);
+  CHECK(split_name("a.\"b").error == SplitName::Error::unterminated);
+  CHECK(std::string(split_name_error(SplitName::Error::unterminated)) == "unterminated quoted name");
+  CHECK(std::string(split_name_error(SplitName::Error::none)).empty());
 }
 
 TEST_CASE("sql: Sql keeps values apart from the text and renders placeholders, display and custom forms",
