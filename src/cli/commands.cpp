@@ -141,8 +141,11 @@ int cmd_run(const RunArgs& a) {
       for (const auto& t : e.tables) expanded[t.name] = &t;
       for (const auto& sk : e.skipped) skipped.push_back({{"table", sk.table.display()}, {"reason", sk.why}});
       for (const auto& v : vanished)
-        if (v.selector == e.selector)
-          gone.push_back({{"pipeline", v.pipeline}, {"table", v.table.empty() ? json(nullptr) : json(v.table)}});
+        if (v.selector == e.selector) {
+          const auto table = QualifiedName::parse(v.table, nullptr);  // the state keeps it quoted
+          gone.push_back({{"pipeline", v.pipeline},
+                          {"table", v.table.empty() ? json(nullptr) : json(table ? table->display() : v.table)}});
+        }
       summaries[e.selector] = {{"tables_matched", e.tables.size() + e.skipped.size()},
                                {"pipelines", e.tables.size()},
                                {"skipped", skipped},
