@@ -1,6 +1,7 @@
 // `tidemark drop-slot` and the slot lines of `tidemark status` (strategy cdc, docs/cdc.md).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -36,10 +37,33 @@ std::vector<SlotStatus> cdc_slots(const Config& cfg, const std::vector<const Pip
 
 int cmd_drop_slot(const DropSlotArgs& a) {
   Config cfg = load_config(a.config);
-  const PipelineConfig* p = select_pipelines(cfg, {a.pipeline}).at(0);
-  if (!find_strategy(p->detect.strategy)->caps().slot)
-    throw ConfigError("pipeline " + p->name + " has strategy " + p->detect.strategy + ", not " +
-                      spoken_list(strategies_with(&StrategyCaps::slot), "or") + ": it has no slot");
+  const Selection sel = select_expanded(cfg, {a.pipeline});
+  std::vector<const PipelineConfig*> slotted;
+  for (const PipelineConfig* q : sel.pipelines)
+    if (find_strategy(q->detect.strategy)->caps().slot) slotted.push_back(q);
+  if (sel.pipelines.size() == 1 && slotted.empty()) {
+    const PipelineConfig* q = sel.pipelines[0];
+    throw ConfigError("pipeline " + q->name + " has strategy " + q->detect.strategy + ", not " +
+                      spoken_list(strategies_with(&StrategyCaps::slot), "or") + ": it has no slot" +
+                      (q->selector.empty() ? "" : " (it is a table of selector pipeline " + q->selector +
+                                                      ", whose tables have no slots)"));
+  }
+  if (slotted.empty()) {
+    const bool tables = std::any_of(sel.pipelines.begin(), sel.pipelines.end(),
+                                    [](const PipelineConfig* q) { return !q->selector.empty(); });
+    throw ConfigError("drop-slot drops the slot of a " + spoken_list(strategies_with(&StrategyCaps::slot), "or") +
+                      " pipeline: none of the " + std::to_string(sel.pipelines.size()) + " pipeline(s) '" + a.pipeline +
+                      "' selects has one" + (tables ? " (the tables of a selector pipeline have no slots)" : ""));
+  }
+  // One slot at a time: a glob must come down to one pipeline.
+  if (slotted.size() > 1) {
+    std::string which;
+    for (size_t i = 0; i < slotted.size() && i < 5; ++i) which += (i ? ", " : "") + slotted[i]->name;
+    if (slotted.size() > 5) which += ", …";
+    throw ConfigError("drop-slot drops the slot of one pipeline: '" + a.pipeline + "' selects " +
+                      std::to_string(slotted.size()) + " with a slot (" + which + "); name the one whose slot to drop");
+  }
+  const PipelineConfig* p = slotted[0];
   const std::string slot = cdc::slot_name(p->name, p->detect.slot);
   const std::string& state_name = cfg.state_connection(*p);
   pg::Connection state(state_name, cfg.connections.at(state_name), "tidemark");

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -33,9 +34,55 @@ static const char* outcome_name(PipelineResult::Outcome o) {
   return "?";
 }
 
+bool Selection::named(const PipelineConfig& p) const {
+  return std::find(names.begin(), names.end(), p.name) != names.end();
+}
+
+std::string pipeline_text(const PipelineConfig& p) {
+  if (p.selector.empty() || !p.source.table) return "pipeline " + p.name;
+  return "pipeline " + p.name + " (table " + p.source.table->display() + " of selector pipeline " + p.selector + ")";
+}
+
+Selection select_expanded(Config& cfg, const std::vector<std::string>& names) {
+  Selection sel;
+  sel.names = names;
+  sel.expansions = expand_selectors(cfg, names, {});
+  std::string failures;  // of the selectors that could not be expanded
+  for (const auto& p : cfg.pipelines)
+    if (p.expand_failed) failures += "; " + p.config_error;
+  std::vector<const PipelineConfig*> picked;
+  try {
+    picked = select_pipelines(cfg, names);
+  } catch (const ConfigError& e) {
+    // An unknown name may be a table its selector could not list, or one it skipped: say so.
+    if (!failures.empty()) throw RunError(e.what() + failures);
+    std::string skipped;
+    for (const auto& n : names) {
+      if (!selected_by(cfg, n).empty() || selector_named(cfg, n)) continue;
+      for (const auto& x : sel.expansions)
+        for (const auto& s : cfg.selectors)
+          if (s.name == x.selector && n.rfind(selector_prefix(s), 0) == 0)
+            for (const auto& sk : x.skipped)
+              skipped += "; selector pipeline " + s.name + " skipped table " + sk.table.display() + ": " + sk.why;
+    }
+    throw ConfigError(e.what() + skipped);
+  }
+  for (const PipelineConfig* p : picked) {
+    if (p->expand_failed) throw RunError(p->config_error);
+    if (!p->config_error.empty()) {
+      if (sel.named(*p)) throw ConfigError("pipeline " + p->name + ": " + p->config_error);
+      spdlog::warn("pipeline {} passed by: {}", p->name, p->config_error);
+      continue;
+    }
+    sel.pipelines.push_back(p);
+  }
+  return sel;
+}
+
 int cmd_run(const RunArgs& a) {
   Config cfg = load_config(a.config);
-  const auto expansions = expand_selectors(cfg, a.pipelines, {a.full_refresh});  // selector pipelines
+  std::vector<VanishedTable> vanished;
+  const auto expansions = expand_selectors(cfg, a.pipelines, {a.full_refresh}, &vanished);  // selector pipelines
   RunOptions opts;
   opts.pipelines = a.pipelines;
   opts.dry_run = a.dry_run;
@@ -86,9 +133,38 @@ int cmd_run(const RunArgs& a) {
   else log_expansions(expansions);
   std::vector<PipelineResult> results = run_pipelines(cfg, opts);
   if (a.json) {
+    // What each selector's expansion made of its tables, given with each of its pipelines.
+    std::map<std::string, const ExpandedTable*> expanded;
+    std::map<std::string, json> summaries;
+    for (const auto& e : expansions) {
+      json skipped = json::array(), gone = json::array();
+      for (const auto& t : e.tables) expanded[t.name] = &t;
+      for (const auto& sk : e.skipped) skipped.push_back({{"table", sk.table.display()}, {"reason", sk.why}});
+      for (const auto& v : vanished)
+        if (v.selector == e.selector) {
+          const auto table = QualifiedName::parse(v.table, nullptr);  // the state keeps it quoted
+          gone.push_back({{"pipeline", v.pipeline},
+                          {"table", v.table.empty() ? json(nullptr) : json(table ? table->display() : v.table)}});
+        }
+      summaries[e.selector] = {{"tables_matched", e.tables.size() + e.skipped.size()},
+                               {"pipelines", e.tables.size()},
+                               {"skipped", skipped},
+                               {"vanished", gone},
+                               {"warnings", e.warnings}};
+    }
     json out = json::array();
     for (const auto& r : results) {
+      const PipelineConfig* p = cfg.find(r.pipeline);
+      const auto t = expanded.find(r.pipeline);
+      const ExpandedTable* from = t == expanded.end() ? nullptr : t->second;
+      const std::string selector = p ? p->selector : "";
       out.push_back({{"pipeline", r.pipeline},
+                     {"selector", selector.empty() ? json(nullptr) : json(selector)},
+                     {"source_table", from ? json(from->table.display())
+                                      : p && p->source.table ? json(p->source.table->display()) : json(nullptr)},
+                     {"strategy", from ? (from->strategy.empty() ? json(nullptr) : json(from->strategy))
+                                  : p && !p->expand_failed ? json(p->detect.strategy) : json(nullptr)},
+                     {"strategy_reason", from && from->reason != "configured" ? json(from->reason) : json(nullptr)},
                      {"status", outcome_name(r.outcome)},
                      {"run_id", r.run_id},
                      {"rows_read", r.rows_read},
@@ -101,6 +177,7 @@ int cmd_run(const RunArgs& a) {
                      {"round_trips", r.round_trips},
                      {"sessions_opened", r.sessions_opened},
                      {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
+      if (const auto it = summaries.find(selector); it != summaries.end()) out.back()["selector_summary"] = it->second;
     }
     std::cout << out.dump(2) << "\n";
   }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tidemark/runner.hpp"
+#include "tidemark/selector.hpp"
 
 namespace tidemark::cli {
 
@@ -27,6 +28,25 @@ struct StatusArgs {
   std::vector<std::string> pipelines;
   bool json = false;
 };
+
+// What a command that acts on pipelines by name (verify, reconcile, state, drop-slot, advise)
+// works on: the pipelines select_pipelines picks once the selector pipelines `names` needs are
+// expanded (run/expand.hpp), as `run` and `status` pick them: a pipeline's name (an expanded
+// one too), a selector's name (all its tables), a glob over names; no name, all pipelines.
+// A selector that could not be expanded is a RunError naming it; an invalid table of one is a
+// ConfigError when named, else passed by with a warning.
+struct Selection {
+  std::vector<SelectorExpansion> expansions;
+  std::vector<const PipelineConfig*> pipelines;
+  // Whether the command line names `p` itself, not by its selector's name or a glob: a command
+  // refuses a pipeline it does not apply to when named, and otherwise passes it by.
+  bool named(const PipelineConfig& p) const;
+  std::vector<std::string> names;
+};
+Selection select_expanded(Config& cfg, const std::vector<std::string>& names);
+// "pipeline X" in messages, with the selector it is a table of: "pipeline app.public.x (table
+// public.x of selector pipeline app)".
+std::string pipeline_text(const PipelineConfig& p);
 
 int cmd_run(const RunArgs& a);
 // Rows as left-aligned columns two spaces apart (status, history).

@@ -2,6 +2,8 @@
 // (docs/deletes.md#reconcile). Exit 1 when a guard rail refused, 75 when a run holds the lock.
 #include "cli/reconcile_cmd.hpp"
 
+#include "cli/commands.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -28,12 +30,23 @@ int cmd_reconcile(const ReconcileArgs& a) {
   Config cfg = load_config(a.config);
   if (a.max_delete_ratio && (*a.max_delete_ratio <= 0 || *a.max_delete_ratio > 1))
     throw ConfigError("--max-delete-ratio must be more than 0 and at most 1, e.g. 0.1");
-  const auto selected = select_pipelines(cfg, a.pipelines);
-  for (const PipelineConfig* p : selected)
-    if (!find_strategy(p->detect.strategy)->caps().reconcile)
-      throw ConfigError("pipeline " + p->name + ": reconcile compares the keys of " +
-                        spoken_list(strategies_with(&StrategyCaps::reconcile)) + " pipelines; strategy " +
-                        p->detect.strategy + " does not apply");
+  const Selection sel = select_expanded(cfg, a.pipelines);
+  // A pipeline named is refused when reconcile does not apply to it; one a selector's name or a
+  // glob brings (a selector's table auto loads whole, say) is passed by.
+  std::vector<const PipelineConfig*> selected;
+  for (const PipelineConfig* p : sel.pipelines) {
+    if (find_strategy(p->detect.strategy)->caps().reconcile) {
+      selected.push_back(p);
+      continue;
+    }
+    const std::string why = "reconcile compares the keys of " + spoken_list(strategies_with(&StrategyCaps::reconcile)) +
+                            " pipelines; strategy " + p->detect.strategy + " does not apply";
+    if (sel.named(*p)) throw ConfigError("pipeline " + p->name + ": " + why);
+    spdlog::info("{} passed by: {}", pipeline_text(*p), why);
+  }
+  if (selected.empty())
+    throw ConfigError("reconcile: no pipeline selected by " + spoken_list(a.pipelines) + " compares keys (strategies " +
+                      spoken_list(strategies_with(&StrategyCaps::reconcile), "or") + ")");
   std::vector<PipelineResult> outcomes;
   json out = json::array();
   for (const PipelineConfig* p : selected) {

@@ -15,7 +15,9 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <set>
 
+#include "run/expand.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/runner.hpp"
@@ -123,8 +125,8 @@ std::map<std::string, pg::StatusRow> file_status(const Config& cfg, const std::v
 }
 
 int cmd_state_export(const StateArgs& a) {
-  const Config cfg = load_config(a.config);
-  const auto selected = select_pipelines(cfg, a.pipelines);
+  Config cfg = load_config(a.config);
+  const auto selected = select_expanded(cfg, a.pipelines).pipelines;
   const std::optional<StateDocument> file =
       cfg.state.file.empty() ? std::nullopt : std::optional<StateDocument>(StateFile(cfg.state.file).read());
   StateDocument doc;
@@ -152,18 +154,43 @@ int cmd_state_export(const StateArgs& a) {
 }
 
 int cmd_state_import(const StateArgs& a) {
-  const Config cfg = load_config(a.config);
+  Config cfg = load_config(a.config);
   const StateDocument doc = parse_state_document(read_input(a.file), "state document " + a.file, false);
+  // Selector pipelines: the tables of the document's entries (or of the names given) expanded,
+  // so an entry of an expanded pipeline finds its config.
+  std::vector<std::string> wanted = a.pipelines;
+  if (wanted.empty())
+    for (const auto& entry : doc.pipelines) wanted.push_back(entry.first);
+  std::string failures;  // selectors that could not be expanded
+  if (!wanted.empty()) {
+    expand_selectors(cfg, wanted, {});
+    for (const auto& p : cfg.pipelines)
+      if (p.expand_failed) failures += "; " + p.config_error;
+  }
+  // A name given that is no entry of the document may be a selector's name or a glob over the
+  // config's names (as `run` takes them): it selects the entries of the pipelines it selects.
   std::map<std::string, StateEntry> chosen;
+  std::set<std::string> by_pattern;
+  for (const auto& n : a.pipelines) {
+    if (doc.pipelines.count(n)) continue;
+    bool any = false;
+    for (const PipelineConfig* p : selected_by(cfg, n))
+      if (doc.pipelines.count(p->name)) {
+        by_pattern.insert(p->name);
+        any = true;
+      }
+    if (!any) throw ConfigError(a.file + ": has no state for pipeline '" + n + "'" + failures);
+  }
   for (const auto& [name, e] : doc.pipelines)
-    if (a.pipelines.empty() || std::find(a.pipelines.begin(), a.pipelines.end(), name) != a.pipelines.end())
+    if (a.pipelines.empty() || by_pattern.count(name) ||
+        std::find(a.pipelines.begin(), a.pipelines.end(), name) != a.pipelines.end())
       chosen[name] = e;
-  for (const auto& n : a.pipelines)
-    if (!doc.pipelines.count(n)) throw ConfigError(a.file + ": has no state for pipeline '" + n + "'");
   // Every entry is checked before anything is written.
   for (auto& [name, e] : chosen) {
     const PipelineConfig* p = cfg.find(name);
+    if (!p && !failures.empty()) throw RunError(a.file + ": pipeline '" + name + "' is not in " + cfg.path + failures);
     if (!p) throw ConfigError(a.file + ": pipeline '" + name + "' is not in " + cfg.path);
+    if (!p->config_error.empty()) throw ConfigError(a.file + ": pipeline '" + name + "': " + p->config_error);
     if (e.state.strategy != p->detect.strategy)
       throw ConfigError(a.file + ": pipeline '" + name + "' has state of strategy " + e.state.strategy + ", but " +
                         cfg.path + " says " + p->detect.strategy);
@@ -208,20 +235,25 @@ int cmd_state_import(const StateArgs& a) {
 }
 
 int cmd_state_adopt(const StateArgs& a) {
-  const Config cfg = load_config(a.config);
+  Config cfg = load_config(a.config);
   if (a.pipelines.empty()) throw ConfigError("state adopt: name the pipeline(s) whose state to adopt");
-  const auto selected = select_pipelines(cfg, a.pipelines);
-  for (const PipelineConfig* p : selected)
+  const Selection sel = select_expanded(cfg, a.pipelines);
+  for (const PipelineConfig* p : sel.pipelines)
     if (find_strategy(p->detect.strategy)->caps().manifest)
       throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
                         " keeps no watermark to adopt (its progress is the manifest of the files loaded)");
-  for (const PipelineConfig* p : selected) {
+  for (const PipelineConfig* p : sel.pipelines) {
     SchemaStore s(cfg, *p);
     if (cfg.state.file.empty()) s.store->ensure_schema();
     pg::PipelineLock lock(*s.conn, cfg.state.schema, p->name, true, false, "state not adopted");
     std::optional<StateFile> file;
     if (!cfg.state.file.empty()) file.emplace(cfg.state.file);
     const StoredState st = file ? file->load(p->name) : s.store->load(p->name);
+    if (!st.exists && !sel.named(*p) && !p->selector.empty()) {
+      // A table of a selector that has not run yet: its first run records its identity.
+      spdlog::info("{}: no state yet, nothing to adopt", pipeline_text(*p));
+      continue;
+    }
     if (!st.exists)
       throw RunError("pipeline " + p->name + " has no state to adopt (its first run records its identity)");
     if (st.strategy != p->detect.strategy)

@@ -12,6 +12,7 @@
 #include "tidemark/compare.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/strategy.hpp"
+#include "tidemark/util.hpp"
 
 namespace tidemark::cli {
 namespace {
@@ -19,15 +20,9 @@ namespace {
 constexpr int64_t kListLimit = 200000;  // rows per side up to which differing keys are listed
 constexpr size_t kShown = 10;
 
-}  // namespace
-
-int cmd_verify(const VerifyArgs& a) {
-  Config cfg = load_config(a.config);
-  const PipelineConfig& p = *select_pipelines(cfg, {a.pipeline}).at(0);
+// One pipeline compared: prints its result, returns whether both sides are the same.
+bool verify_pipeline(const Config& cfg, const PipelineConfig& p, const VerifyArgs& a) {
   const Strategy& strategy = *find_strategy(p.detect.strategy);
-  if (!strategy.caps().verify)
-    throw ConfigError("pipeline " + p.name + ": strategy " + p.detect.strategy +
-                      " has no source table to compare with");
   pg::Connection source(p.source.connection, cfg.connections.at(p.source.connection), "tidemark-source");
   pg::Connection target(p.target.connection, cfg.connections.at(p.target.connection), "tidemark");
   const SourceShape shape = pg::Source(source).describe(p);
@@ -93,14 +88,41 @@ int cmd_verify(const VerifyArgs& a) {
     for (size_t i = 0; i < differences.size() && i < kShown; ++i) std::cout << "  " << differences[i] << "\n";
     if (differences.size() > kShown) std::cout << "  … and " << differences.size() - kShown << " more\n";
   }
-  return same ? kExitOk : kExitRunFailed;
+  return same;
+}
+
+}  // namespace
+
+int cmd_verify(const VerifyArgs& a) {
+  Config cfg = load_config(a.config);
+  // A selector's name or a glob verifies each pipeline it selects, one after another (one line,
+  // or one JSON object a line, each).
+  const Selection sel = select_expanded(cfg, {a.pipeline});
+  std::vector<const PipelineConfig*> todo;
+  for (const PipelineConfig* p : sel.pipelines) {
+    if (find_strategy(p->detect.strategy)->caps().verify) {
+      todo.push_back(p);
+    } else if (sel.named(*p)) {
+      throw ConfigError("pipeline " + p->name + ": strategy " + p->detect.strategy +
+                        " has no source table to compare with");
+    } else {
+      spdlog::info("{}: strategy {} has no source table to compare with; not verified", pipeline_text(*p),
+                   p->detect.strategy);
+    }
+  }
+  if (todo.empty())
+    throw ConfigError("'" + a.pipeline + "' selects no pipeline with a source table to compare with (strategies " +
+                      spoken_list(strategies_with(&StrategyCaps::verify), "or") + ")");
+  bool all_same = true;
+  for (const PipelineConfig* p : todo) all_same = verify_pipeline(cfg, *p, a) && all_same;
+  return all_same ? kExitOk : kExitRunFailed;
 }
 
 int cmd_advise(const AdviseArgs& a) {
   Config cfg = load_config(a.config);
   nlohmann::json all = nlohmann::json::array();
   int rc = kExitOk;
-  for (const PipelineConfig* p : select_pipelines(cfg, a.pipelines)) {
+  for (const PipelineConfig* p : select_expanded(cfg, a.pipelines).pipelines) {
     if (!p->source.table) {
       if (!a.json)
         std::cout << p->name << ": nothing to inspect ("

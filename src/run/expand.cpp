@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "pg/pg.hpp"
 #include "tidemark/errors.hpp"
@@ -44,7 +45,7 @@ std::vector<StoredChoice> choices(const std::vector<std::pair<std::string, Store
 }  // namespace
 
 std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<std::string>& names,
-                                                const ExpandOptions& opts) {
+                                                const ExpandOptions& opts, std::vector<VanishedTable>* vanished) {
   std::vector<SelectorExpansion> out;
   if (cfg.selectors.empty()) return out;
   // One catalog query per source connection, for every selector on it.
@@ -109,6 +110,15 @@ std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<s
       for (const auto& t : catalog)
         if (state_named || t.table.schema != cfg.state.schema) tables.push_back(t);
       out.push_back(expand_selector(cfg, *s, tables, stored, opts));
+      if (vanished) {
+        // As expand_selector tells them: stored state no table of this run owns, of a table not listed.
+        std::set<std::string> owned, listed;
+        for (const auto& t : out.back().tables) owned.insert(t.name);
+        for (const auto& t : catalog) listed.insert(t.table.quoted());
+        for (const auto& c : stored)
+          if (!owned.count(c.pipeline) && !cfg.find(c.pipeline) && (c.source_table.empty() || !listed.count(c.source_table)))
+            vanished->push_back({s->name, c.pipeline, c.source_table});
+      }
     }
   }
   apply_expansions(cfg, out);

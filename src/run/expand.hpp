@@ -12,11 +12,19 @@
 
 namespace tidemark {
 
+// A table whose state is kept under a selector's prefix but that the source no longer has
+// (expand_selector warns of it): for `run --json`'s per-selector summary.
+struct VanishedTable {
+  std::string selector, pipeline;
+  std::string table;  // as its state recorded it ("" when it recorded none)
+};
+
 // Expands the selectors `names` needs (all when empty) into cfg.pipelines. No selector, no
 // connection. A selector whose catalog or state cannot be read becomes one pipeline of its
-// name that fails (expand_failed), so the others still run.
+// name that fails (expand_failed), so the others still run. With `vanished`, the vanished
+// tables of each selector are added to it.
 std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<std::string>& names,
-                                                const ExpandOptions& opts);
+                                                const ExpandOptions& opts, std::vector<VanishedTable>* vanished = nullptr);
 
 // Logs what a run needs to know of the expansions: a line per selector, each skipped table
 // and each warning (unmatched overrides, vanished tables), as warnings.
