@@ -67,9 +67,12 @@ struct PipelineResult {
 // batches, rows and watermark; or data without its state), then `error`.
 std::string failure_text(const RunProgress& progress, const std::string& error);
 
+class RunContext;
 // Runs each selected pipeline, one after another or (pipeline_jobs > 1) up to that many at
-// once; one failing does not stop the others. The results are in config order.
-std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts);
+// once; one failing does not stop the others. The results are in config order. `ctx`: the
+// sessions to run on one after another (the command's, already holding those its selector
+// expansion opened); pipelines side by side close it and run on the workers' own.
+std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts, RunContext* ctx = nullptr);
 
 // 0 all ok, 2 a config/usage problem, 1 a run failed, 75 only lock conflicts.
 int exit_code(const std::vector<PipelineResult>& results);

@@ -15,6 +15,7 @@
 #include "cli/history_cmd.hpp"
 #include "cli/state_cmd.hpp"
 #include "pg/pg.hpp"
+#include "run/context.hpp"
 #include "run/expand.hpp"
 #include "tidemark/errors.hpp"
 #include "tidemark/util.hpp"
@@ -82,7 +83,13 @@ Selection select_expanded(Config& cfg, const std::vector<std::string>& names) {
 int cmd_run(const RunArgs& a) {
   Config cfg = load_config(a.config);
   std::vector<VanishedTable> vanished;
-  const auto expansions = expand_selectors(cfg, a.pipelines, {a.full_refresh}, &vanished);  // selector pipelines
+  // The sessions of the run: the selector expansion's catalog and state reads open the ones
+  // its pipelines then reuse.
+  RunContext ctx(cfg);
+  const auto expansions = expand_selectors(cfg, a.pipelines, {a.full_refresh}, &vanished,
+                                           [&ctx](const std::string& name, const std::string& role) -> pg::Connection& {
+                                             return ctx.session(name, role);
+                                           });
   RunOptions opts;
   opts.pipelines = a.pipelines;
   opts.dry_run = a.dry_run;
@@ -131,7 +138,7 @@ int cmd_run(const RunArgs& a) {
   if (a.dry_run)
     for (const auto& e : expansions) std::cout << expansion_text(e) << "\n";
   else log_expansions(expansions);
-  std::vector<PipelineResult> results = run_pipelines(cfg, opts);
+  std::vector<PipelineResult> results = run_pipelines(cfg, opts, &ctx);
   if (a.json) {
     // What each selector's expansion made of its tables, given with each of its pipelines.
     std::map<std::string, const ExpandedTable*> expanded;

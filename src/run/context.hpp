@@ -32,6 +32,9 @@ class RunContext {
   pg::Connection& source(const std::string& name) { return get(name, "tidemark-source"); }
   // A session on `name` for writing: targets, the state schema, advisory locks.
   pg::Connection& writer(const std::string& name) { return get(name, "tidemark"); }
+  // The session of `role` ("tidemark-source" or "tidemark") on `name`: what source() and
+  // writer() give, for code that reads before any pipeline runs (selector expansion).
+  pg::Connection& session(const std::string& name, const std::string& role) { return get(name, role); }
   // The session holding p's lock and state: the target's when the state is in the target
   // database or in a state file (then it only holds the lock), the state connection's otherwise.
   pg::Connection& state(const PipelineConfig& p) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "pg/pg.hpp"
@@ -45,9 +46,17 @@ std::vector<StoredChoice> choices(const std::vector<std::pair<std::string, Store
 }  // namespace
 
 std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<std::string>& names,
-                                                const ExpandOptions& opts, std::vector<VanishedTable>* vanished) {
+                                                const ExpandOptions& opts, std::vector<VanishedTable>* vanished,
+                                                const SessionFor& session) {
   std::vector<SelectorExpansion> out;
   if (cfg.selectors.empty()) return out;
+  // A session of the caller's, or one of its own for this read (closed after it).
+  std::unique_ptr<pg::Connection> own;
+  auto connect = [&](const std::string& name, const std::string& role) -> pg::Connection& {
+    if (session) return session(name, role);
+    own = std::make_unique<pg::Connection>(name, cfg.connections.at(name), role);
+    return *own;
+  };
   // One catalog query per source connection, for every selector on it.
   std::map<std::string, std::vector<const SelectorConfig*>> by_source;
   for (const auto& s : cfg.selectors)
@@ -60,8 +69,7 @@ std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<s
       std::vector<std::string> regexes;
       for (const auto* s : selectors)
         for (const auto& p : s->tables) regexes.push_back(schema_regex(p));
-      pg::Connection c(conn, cfg.connections.at(conn), "tidemark-source");
-      catalog = pg::list_tables(c, regexes);
+      catalog = pg::list_tables(connect(conn, "tidemark-source"), regexes);
     } catch (const std::exception& e) {
       problem = "could not list the tables of source '" + conn + "': " + redact_text(e.what());
     }
@@ -81,8 +89,7 @@ std::vector<SelectorExpansion> expand_selectors(Config& cfg, const std::vector<s
             probe.target.connection = s->target_connection;
             const std::string& state_conn = cfg.state_connection(probe);
             if (!cfg.connections.count(state_conn)) throw ConfigError("unknown state connection '" + state_conn + "'");
-            pg::Connection c(state_conn, cfg.connections.at(state_conn), "tidemark");
-            stored = choices(pg::StateStore(c, cfg.state.schema).list(prefix));
+            stored = choices(pg::StateStore(connect(state_conn, "tidemark"), cfg.state.schema).list(prefix));
           }
         } catch (const std::exception& e) {
           why = "could not read the stored state of its tables: " + redact_text(e.what());

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "pg/pg.hpp"
@@ -207,15 +208,19 @@ PipelineResult run_pipeline(RunContext& ctx, const PipelineConfig& pc, const Run
   return r;
 }
 
-std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts) {
+std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& opts, RunContext* given) {
   const std::vector<const PipelineConfig*> selected = select_pipelines(cfg, opts.pipelines);
   // A chunked backfill forks its chunk workers (--jobs): its pipelines run one after another
   // (docs/backfill.md), never beside other pipelines' threads.
   bool backfill = false;
   for (const PipelineConfig* p : selected) backfill = backfill || is_chunked(*p, opts);
-  if (opts.pipeline_jobs > 1 && selected.size() > 1 && !backfill) return run_side_by_side(cfg, selected, opts);
+  if (opts.pipeline_jobs > 1 && selected.size() > 1 && !backfill) {
+    if (given) given->reset();  // connections stay bounded by the workers' N per database
+    return run_side_by_side(cfg, selected, opts);
+  }
   std::vector<PipelineResult> results;
-  RunContext ctx(cfg);
+  std::unique_ptr<RunContext> own = given ? nullptr : std::make_unique<RunContext>(cfg);
+  RunContext& ctx = given ? *given : *own;
   for (const PipelineConfig* p : selected) {
     results.push_back(run_pipeline(ctx, *p, opts));
     fault_point("pipeline_done");
