@@ -7,6 +7,10 @@
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/lib/pgcluster.sh
 source "$BENCH_DIR/../scripts/lib/pgcluster.sh"
+# The PostgreSQL client programs themselves, not Debian's pg_wrapper (/usr/bin/psql is a Perl
+# script that picks a version first: about 22 ms per process here, which would inflate every
+# reference a figure is a ratio against).
+export PATH="$TM_PGBIN:$PATH"
 
 # --help: the calling script's header comment, from its line 2 down to `set -euo`.
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[-1]}"; }

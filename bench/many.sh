@@ -27,7 +27,8 @@
 # the tick through one selector pipeline (`source.tables`, auto: when `tidemark validate`
 # accepts that config). A figure whose feature is missing is reported as skipped, with why.
 #
-# Every figure is a ratio against one `psql -X -c 'select 1'` process on the same cluster, timed
+# Every figure is a ratio against one `psql -X -c 'select 1'` process on the same cluster (the
+# real client from $TM_PGBIN, which bench/lib.sh puts first on PATH), timed
 # the same way (a CHECKPOINT first, then the whole process under /usr/bin/time), alternating
 # with the tidemark runs inside each repetition. Next to the times: connections opened per run,
 # counted from the server's log_connections lines ("connection authorized") written while the
@@ -508,7 +509,8 @@ write_report() {
     echo "on $(date -u '+%Y-%m-%d %H:%M:%S UTC'), load average $LOAD_BEFORE before it started; tidemark"
     echo "\`$("$TM_BIN" --version 2>/dev/null | head -n 1 || true)\` ($TM_BIN_DESC). $REPS repetition(s) of the tick"
     echo "and load figures, $FAST_REPS of the no-op figures; medians. Ratios are tidemark's wall time"
-    echo "÷ one \`psql -X -c 'select 1'\` process on the same cluster, the median of per-repetition"
+    echo "÷ one \`psql -X -c 'select 1'\` process on the same cluster ($(command -v psql), not"
+    echo "Debian's pg_wrapper), the median of per-repetition"
     echo "ratios (they alternate within a repetition). Connections: \"connection authorized\" lines"
     echo "of the server's log_connections while the run ran (median per run). Round trips: the"
     echo "\`round_trips\` field of \`run --json\` per pipeline, median (min–max) over the pipelines"
