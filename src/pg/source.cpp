@@ -131,6 +131,12 @@ SourceShape Source::describe(const PipelineConfig& p) {
   }
 }
 
+// The high mark's row has a NULL in a cursor or key column (read whichever way).
+static RunError null_in_high(const Connection& c, const std::string& column) {
+  return RunError("source '" + c.name() + "': column '" + column +
+                  "' is NULL in the row with the largest cursor; cursor keys must not be NULL");
+}
+
 struct Connection::LastObservation {
   std::string horizon;  // the horizon statement as sent
   std::chrono::steady_clock::time_point at;
@@ -245,8 +251,7 @@ Source::Snapshot Source::begin_snapshot(const FirstReads& in, std::optional<bool
       Tuple t;
       for (size_t i = 0; i < values.size(); ++i) {
         if (values[i].is_null())
-          throw RunError("source '" + c_.name() + "': column '" + in.columns.at(i) +
-                         "' is NULL in the row with the largest cursor; cursor keys must not be NULL");
+          throw null_in_high(c_, in.columns.at(i));
         t.push_back(values[i].get<std::string>());
       }
       high_result = std::move(t);
@@ -264,8 +269,7 @@ std::optional<Tuple> Source::query_tuple(const Sql& sql) {
     Tuple t;
     for (pqxx::row::size_type i = 0; i < r.columns(); ++i) {
       if (r[0][i].is_null())
-        throw RunError("source '" + c_.name() + "': column '" + r.column_name(i) +
-                       "' is NULL in the row with the largest cursor; cursor keys must not be NULL");
+        throw null_in_high(c_, r.column_name(i));
       t.push_back(r[0][i].c_str());
     }
     return t;
