@@ -25,7 +25,8 @@
 # TIDEMARK_BENCH_JOBS=auto|yes|no: measure `run --jobs 2` (auto: when this binary accepts
 # --jobs on a run that is not a backfill); TIDEMARK_BENCH_SELECTORS=auto|yes|no: also measure
 # the tick through one selector pipeline (`source.tables`, auto: when `tidemark validate`
-# accepts that config). A figure whose feature is missing is reported as skipped, with why.
+# accepts that config); TIDEMARK_BENCH_QUIET=auto|yes|no: also measure the tick with each
+# pipeline run on its own (TIDEMARK_QUIET_CHECK=off; auto: when the binary has that check). A figure whose feature is missing is reported as skipped, with why.
 #
 # Every figure is a ratio against one `psql -X -c 'select 1'` process on the same cluster (the
 # real client from $TM_PGBIN, which bench/lib.sh puts first on PATH), timed
@@ -58,7 +59,7 @@ RAW_OUT=""
 CLUSTER=""
 PORT=""
 SHARED=0
-DBS=(many_src many_tm many_sel)
+DBS=(many_src many_tm many_sel many_alone)
 
 while (($#)); do
   case "$1" in
@@ -107,6 +108,7 @@ fi
 [[ -z "$RAW_OUT" && -n "$OUT" ]] && RAW_OUT="${OUT%.md}.tsv"
 JOBS_MODE="${TIDEMARK_BENCH_JOBS:-auto}"
 SEL_MODE="${TIDEMARK_BENCH_SELECTORS:-auto}"
+QUIET_MODE="${TIDEMARK_BENCH_QUIET:-auto}"
 TM_BIN="${TIDEMARK_BIN:-$TM_REPO/build/tidemark}"
 PY="$(command -v python3 || true)"
 WORK=""
@@ -289,6 +291,7 @@ EOF
   } | tm_psql "$CLUSTER" many_src -q -v ON_ERROR_STOP=1 >/dev/null
   printf '%s' "$ddl" | tm_psql "$CLUSTER" many_tm -q -v ON_ERROR_STOP=1 >/dev/null
   for t in "${MANY[@]}"; do table_ddl "$t"; done | tm_psql "$CLUSTER" many_sel -q -v ON_ERROR_STOP=1 >/dev/null
+  for t in "${MANY[@]}"; do table_ddl "$t"; done | tm_psql "$CLUSTER" many_alone -q -v ON_ERROR_STOP=1 >/dev/null
   for t in many dist tie; do refresh_fp "$t"; done
 }
 refresh_fp() { local -n tabs="SET_$1"; FP[$1]="$(fingerprint many_src "${tabs[@]}")"; }
@@ -313,6 +316,11 @@ pipelines:"
   # The tick and load figures: one explicit entry per table, what every release accepts.
   CFG_MANY="$WORK/many.yaml"
   { echo "$head"; for t in "${MANY[@]}"; do pipeline_yaml "$t" "$t"; done; } >"$CFG_MANY"
+  # The same entries into their own database, each pipeline run on its own
+  # (TIDEMARK_QUIET_CHECK=off): the tick as it was before unchanged pipelines were checked
+  # together, measured in the same run.
+  CFG_ALONE="$WORK/alone.yaml"
+  { echo "${head/$(tm_dsn many_tm)/$(tm_dsn many_alone)}"; for t in "${MANY[@]}"; do pipeline_yaml "$t" "$t"; done; } >"$CFG_ALONE"
   # The no-op figures: one table per pipeline, distinct and tied timestamps.
   CFG_ONE="$WORK/one.yaml"
   { echo "$head"; pipeline_yaml dist "$ONE_DIST"; pipeline_yaml tie "$ONE_TIE"; } >"$CFG_ONE"
@@ -353,6 +361,9 @@ detect_features() {
     "$TM_BIN" -q run -c "$CFG_ONE" --jobs 2 --dry-run dist
   feature SEL "$SEL_MODE" TIDEMARK_BENCH_SELECTORS "\`tidemark validate\` refuses a \`source.tables\` pipeline" \
     "$TM_BIN" -q validate -c "$CFG_SEL"
+  feature QUIET "$QUIET_MODE" TIDEMARK_BENCH_QUIET "this binary does not check unchanged pipelines together" \
+    grep -qa checked_together "$TM_BIN"
+  if ((HAVE_QUIET)); then note "each pipeline on its own: measured"; else note "each on its own: skipped: $WHY_QUIET"; SKIP[tick/alone]="$WHY_QUIET"; fi
   if ((HAVE_JOBS)); then note "run --jobs 2: measured"; else note "run --jobs 2: skipped: $WHY_JOBS"; SKIP[load/jobs2]="$WHY_JOBS"; fi
   if ((HAVE_SEL)); then note "selector pipeline: measured"; else note "selector pipeline: skipped: $WHY_SEL"; SKIP[tick/selector]="$WHY_SEL"; fi
 }
@@ -397,6 +408,11 @@ fig_tick() {
     ((M_OK)) || { HAVE_SEL=0; SKIP[tick/selector]="its initial load failed (see Failures)"; }
     q many_sel "VACUUM ANALYZE" >/dev/null
   fi
+  if ((HAVE_QUIET)); then
+    tm tick_prep alone 0 "$TABLES" "$CFG_ALONE"
+    ((M_OK)) || { HAVE_QUIET=0; SKIP[tick/alone]="its initial load failed (see Failures)"; }
+    q many_alone "VACUUM ANALYZE" >/dev/null
+  fi
   stride=$((ROWS / DELTA))
   for ((rep = 1; rep <= REPS; rep++)); do
     for ((i = 0; i < CHANGED; i++)); do
@@ -412,9 +428,14 @@ fig_tick() {
         explicit) tm tick explicit "$rep" "$TABLES" "$CFG_MANY"; check_and_record tick explicit "$rep" many_tm many ;;
         selector) ((HAVE_SEL)) || continue
           tm tick selector "$rep" "$TABLES" "$CFG_SEL"; check_and_record tick selector "$rep" many_sel many ;;
+        alone) ((HAVE_QUIET)) || continue
+          export TIDEMARK_QUIET_CHECK=off
+          tm tick alone "$rep" "$TABLES" "$CFG_ALONE"
+          unset TIDEMARK_QUIET_CHECK
+          check_and_record tick alone "$rep" many_alone many ;;
         psql) psql_once; check_and_record tick psql "$rep" ;;
       esac
-    done < <(rotate "$rep" explicit selector psql)
+    done < <(rotate "$rep" explicit selector alone psql)
   done
 }
 
@@ -477,8 +498,12 @@ trow() { TROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 |"); }
 
 build_table() {
   local r c lbl
-  for c in explicit selector; do
-    [[ $c == explicit ]] && lbl="$TABLES explicit pipeline entries" || lbl="one selector pipeline (\`source.tables\`)"
+  for c in explicit selector alone; do
+    case "$c" in
+      explicit) lbl="$TABLES explicit pipeline entries" ;;
+      selector) lbl="one selector pipeline (\`source.tables\`)" ;;
+      alone) lbl="$TABLES explicit entries, each run on its own (\`TIDEMARK_QUIET_CHECK=off\`)" ;;
+    esac
     r="$(pratio tick "$c" wall tick psql wall)"
     trow "Cron tick, $TABLES tables × $ROWS rows, $CHANGED changed ($DELTA rows each), $lbl" "$(cell tick "$c")" \
       "$(cell tick psql)" "$(fmt_x "$r")" "≤ 3×" "$(verdict "$r" "<=" 3 "$(state tick "$c")" "$(state tick psql)")" \

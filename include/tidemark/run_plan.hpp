@@ -47,6 +47,11 @@ std::string record_mode(const Strategy& s, RunMode mode, bool snapshot = false);
 // does not fit (a soft_delete or partition_by column it lacks, a slot that is gone).
 RunPlan plan_run(const PlanInput& in);
 
+// Whether an incremental run whose high-mark query finds no row may skip the load: its window
+// is empty too (same snapshot, same predicate, NULL cursors aside), and nothing else in the
+// load has an effect without rows (no target to replace, no range or windows to rewrite).
+bool empty_window_skips_load(const RunPlan& rp);
+
 // What --dry-run prints for `plan`: the pipeline, what is read (query, files or slot), the
 // statements that apply it, and "(dry run: nothing was written)". `estimate` is the
 // planner's row estimate of the extract query, when asked.

@@ -183,6 +183,7 @@ int cmd_run(const RunArgs& a) {
                      {"seconds", r.seconds},
                      {"round_trips", r.round_trips},
                      {"sessions_opened", r.sessions_opened},
+                     {"checked_together", r.checked_together},
                      {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
       if (const auto it = summaries.find(selector); it != summaries.end()) out.back()["selector_summary"] = it->second;
     }

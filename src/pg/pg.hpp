@@ -272,6 +272,26 @@ struct Endpoint {
 };
 Endpoint identify(Connection& c, const std::optional<QualifiedName>& table);
 
+// Unchanged pipelines checked together (quiet.cpp; tidemark/quiet.hpp): what the check reads
+// of many tables at once, one statement each, never inside a pipeline's run.
+struct QuietTable {
+  std::string resolved;  // the table as the server resolves the name, schema-qualified and quoted
+  SourceShape shape;     // what Source::describe gives, session time zone included
+};
+// The shapes of the source tables of `pipelines` (table sources without detect.time_zone):
+// nullopt for a table that does not exist, lacks a configured column, or has a column whose
+// type is a domain (a run reads its base type from the result, which the catalog does not say).
+std::vector<std::optional<QuietTable>> describe_tables(Connection& c,
+                                                       const std::vector<const PipelineConfig*>& pipelines);
+struct QuietTarget {
+  std::string resolved;
+  std::vector<TargetColumn> columns;
+};
+// The target tables as Target::describe gives them; nullopt for one that does not exist.
+std::vector<std::optional<QuietTarget>> describe_targets(Connection& c, const std::vector<QualifiedName>& tables);
+// Each boolean query of `checks`, all in one statement (so in one snapshot).
+std::vector<bool> query_booleans(Connection& c, const std::vector<Sql>& checks);
+
 // `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
 InspectedTable inspect_table(Connection& c, const QualifiedName& table);
 

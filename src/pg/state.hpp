@@ -120,7 +120,21 @@ class StateStore {
   // Records `identity` for the pipeline's existing state, keeping its watermark and version;
   // with `only_if_none`, only when it has none yet. False when no row changed.
   bool set_identity(const std::string& pipeline, const StateIdentity& identity, bool only_if_none);
+  // The states of `pipelines` that exist, in one query (none before ensure_schema found the
+  // tables on this connection).
+  std::map<std::string, StoredState> load_all(const std::vector<std::string>& pipelines);
   int64_t start_run(const std::string& pipeline, const std::string& mode, const Watermark& before);
+  // Unchanged pipelines checked together (tidemark/quiet.hpp): each run's state saved (the same
+  // watermark, a new version, its identity) and a finished run record that read nothing, all
+  // in one statement, for each pipeline whose lock is free and whose state is still at
+  // `seen_version`. Returns their run ids; the others were not touched.
+  struct QuietRun {
+    std::string pipeline, mode;
+    int64_t seen_version = 0;
+    Watermark watermark;
+    StateIdentity identity;
+  };
+  std::map<std::string, int64_t> record_quiet(const std::vector<QuietRun>& runs, double seconds);
   // A run that failed before start_run: a finished 'failed' record of its own that began
   // `seconds` ago, with nothing read or written.
   void record_failure(const std::string& pipeline, const std::string& mode, const std::optional<Watermark>& before,

@@ -59,6 +59,31 @@ void finish_in(pqxx::transaction_base& tx, const std::string& schema, const RunR
   tx.exec(finish_sql(tx, schema, r));
 }
 
+// A pipeline_state row read as (strategy, version, watermark::text, identity::text, …).
+StoredState stored_state(const pqxx::row& row) {
+  StoredState s;
+  s.exists = true;
+  s.strategy = row[0].c_str();
+  s.version = row[1].as<int64_t>();
+  if (!row[2].is_null()) {
+    try {
+      s.watermark = Watermark::from_json(nlohmann::json::parse(row[2].c_str()));
+    } catch (const nlohmann::json::exception& e) {
+      throw RunError(std::string("stored watermark is not valid JSON: ") + e.what());
+    }
+  }
+  if (!row[3].is_null()) {
+    try {
+      s.identity = StateIdentity::from_json(nlohmann::json::parse(row[3].c_str()));
+    } catch (const nlohmann::json::exception& e) {
+      throw RunError(std::string("stored identity is not valid JSON: ") + e.what());
+    } catch (const RunError& e) {
+      throw RunError(std::string("stored identity is malformed: ") + e.what());
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 void StateStore::forget(const std::string& pipeline) {
@@ -87,28 +112,24 @@ StoredState StateStore::load(const std::string& pipeline) {
                              std::string(has_identity ? "identity::text" : "NULL") + " FROM " + table(schema_, "pipeline_state") +
                              " WHERE pipeline = " + tx.quote(pipeline));
     if (r.empty()) return s;
-    s.exists = true;
-    s.strategy = r[0][0].c_str();
-    s.version = r[0][1].as<int64_t>();
-    if (!r[0][2].is_null()) {
-      try {
-        s.watermark = Watermark::from_json(nlohmann::json::parse(r[0][2].c_str()));
-      } catch (const nlohmann::json::exception& e) {
-        throw RunError(std::string("stored watermark is not valid JSON: ") + e.what());
-      }
-    }
-    if (!r[0][3].is_null()) {
-      try {
-        s.identity = StateIdentity::from_json(nlohmann::json::parse(r[0][3].c_str()));
-      } catch (const nlohmann::json::exception& e) {
-        throw RunError(std::string("stored identity is not valid JSON: ") + e.what());
-      } catch (const RunError& e) {
-        throw RunError(std::string("stored identity is malformed: ") + e.what());
-      }
-    }
-    return s;
+    return stored_state(r[0]);
   } catch (...) {
     translate("state of pipeline " + pipeline);
+  }
+}
+
+std::map<std::string, StoredState> StateStore::load_all(const std::vector<std::string>& pipelines) {
+  try {
+    std::map<std::string, StoredState> out;
+    if (!c_.state_ready(schema_)) return out;
+    pqxx::nontransaction tx(c_.raw());
+    const pqxx::result r = tx.exec("SELECT strategy, version, watermark::text, identity::text, pipeline FROM " +
+                                   table(schema_, "pipeline_state") + " WHERE pipeline = ANY (" +
+                                   tx.quote(array_literal(pipelines)) + "::text[])");
+    for (const auto& row : r) out.emplace(row[4].c_str(), stored_state(row));
+    return out;
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
   }
 }
 
@@ -176,6 +197,46 @@ void StateStore::record_failure(const std::string& pipeline, const std::string& 
             (before ? tx.quote(before->to_json().dump()) + "::jsonb" : std::string("NULL")) + ", " + tx.quote(error) +
             ", " + tx.quote(std::string(host)) + ", " + std::to_string(getpid()) + ")");
     tx.commit();
+  } catch (...) {
+    translate("state store '" + c_.name() + "'");
+  }
+}
+
+std::map<std::string, int64_t> StateStore::record_quiet(const std::vector<QuietRun>& runs, double seconds) {
+  try {
+    std::map<std::string, int64_t> out;
+    if (runs.empty()) return out;
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    pqxx::nontransaction tx(c_.raw());
+    std::string values;
+    for (const QuietRun& q : runs)
+      values += std::string(values.empty() ? "" : ", ") + "(" + tx.quote(q.pipeline) + ", " +
+                std::to_string(q.seen_version) + "::bigint, " + tx.quote(q.watermark.to_json().dump()) + "::jsonb, " +
+                tx.quote(q.identity.to_json().dump()) + "::jsonb, " + tx.quote(q.mode) + ", " +
+                state_sql::lock_key(c_, schema_, q.pipeline) + ")";
+    // One statement, atomic: a pipeline whose lock a run holds, or whose state moved since it
+    // was read (the version), is left out, and runs on its own. The rest: the state saved as a
+    // run saves it (a new version, the identity), the runs killed before marked abandoned (we
+    // hold the lock, as start_run does), and a finished record of a run that read nothing.
+    const std::string sql =
+        "WITH c(pipeline, version, watermark, identity, mode, lock_key) AS (VALUES " + values + "),"
+        " locked AS (SELECT * FROM c WHERE pg_try_advisory_xact_lock(c.lock_key)),"
+        " state AS (UPDATE " + table(schema_, "pipeline_state") + " s SET watermark = l.watermark,"
+        "   identity = l.identity, version = s.version + 1, updated_at = now() FROM locked l"
+        "   WHERE s.pipeline = l.pipeline AND s.version = l.version RETURNING s.pipeline),"
+        " abandoned AS (UPDATE " + table(schema_, "runs") + " SET status = 'abandoned', finished_at = clock_timestamp(),"
+        "   error = 'the process ended without finishing the run' WHERE status = 'running'"
+        "   AND pipeline IN (SELECT pipeline FROM state)),"
+        " run AS (INSERT INTO " + table(schema_, "runs") +
+        "   (pipeline, mode, started_at, finished_at, status, rows_read, rows_written, rows_deleted,"
+        "   watermark_before, watermark_after, host, pid) SELECT c.pipeline, c.mode, clock_timestamp() - " +
+        tx.quote(std::to_string(std::max(0.0, seconds))) + " * interval '1 second', clock_timestamp(), 'succeeded',"
+        "   0, 0, 0, c.watermark, c.watermark, " + tx.quote(std::string(host)) + ", " + std::to_string(getpid()) +
+        "   FROM c JOIN state USING (pipeline) RETURNING pipeline, run_id)"
+        " SELECT pipeline, run_id FROM run";
+    for (const auto& row : tx.exec(sql)) out.emplace(row[0].c_str(), row[1].as<int64_t>());
+    return out;
   } catch (...) {
     translate("state store '" + c_.name() + "'");
   }

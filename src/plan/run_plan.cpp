@@ -82,4 +82,11 @@ RunPlan plan_run(const PlanInput& in) {
   return rp;
 }
 
+// (run_plan.hpp)
+bool empty_window_skips_load(const RunPlan& rp) {
+  const PipelineConfig& p = *rp.pipeline;
+  return rp.mode == RunMode::kIncremental && !rp.batched && !rp.by_window && !rp.write.partitions &&
+         !rp.extract.replace_target && !rp.extract.target_range && p.detect.null_cursor != NullCursor::kInclude;
+}
+
 }  // namespace tidemark

@@ -236,15 +236,6 @@ class Loader {
 
 // Carries out `rp`: observe and read in one source snapshot, then one load per batch (or
 // one for the whole delta), each with the watermark the rule gives for what it read.
-// Whether a run whose high mark query found nothing may skip the load: its window is then
-// empty too (same snapshot, same predicate, NULL cursors aside), and nothing else in the load
-// has an effect without rows (no target to replace, no range or windows to rewrite).
-bool empty_window_skips_load(const RunPlan& rp) {
-  const PipelineConfig& p = *rp.pipeline;
-  return rp.mode == RunMode::kIncremental && !rp.batched && !rp.by_window && !rp.write.partitions &&
-         !rp.extract.replace_target && !rp.extract.target_range && p.detect.null_cursor != NullCursor::kInclude;
-}
-
 void execute(RunContext& ctx, RunPlan& rp, const StoredState& st, pg::Source& src, Loader& loader,
              PipelineResult& res, const Sql* tie_high, const std::function<void()>& replan) {
   const ExtractPlan& plan = rp.extract;

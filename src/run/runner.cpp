@@ -15,6 +15,7 @@
 #include "run/expand.hpp"
 #include "run/executor.hpp"
 #include "run/fault.hpp"
+#include "run/quiet.hpp"
 #include "run/scheduler.hpp"
 #include "run/run_state.hpp"
 #include "tidemark/errors.hpp"
@@ -110,6 +111,18 @@ std::vector<const PipelineConfig*> select_pipelines(const Config& cfg, const std
   return out;
 }
 
+// The line of a run that succeeded, and the reconcile that may be due after it.
+void report_success(const Config& cfg, const PipelineConfig& p, const RunOptions& opts, PipelineResult& r) {
+  log::PipelineScope scope(p.name);
+  log::PipelineScope::set_run_id(r.run_id);
+  const std::string where = find_strategy(p.detect.strategy)->caps().per_unit_commits
+                                ? r.window  // "2 file(s) loaded, 1 skipped", "slot … at …"
+                                : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
+  spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
+               r.rows_written, r.rows_deleted, where, r.seconds);
+  if (opts.request.mode == RunMode::kIncremental) reconcile_if_due(cfg, p, r);  // reconcile: {every: N}
+}
+
 PipelineResult run_pipeline(RunContext& ctx, const PipelineConfig& pc, const RunOptions& opts) {
   const Config& cfg = ctx.config();
   if (!pc.config_error.empty()) return expansion_failure(pc);  // a selector's table (expand.cpp)
@@ -152,16 +165,7 @@ PipelineResult run_pipeline(RunContext& ctx, const PipelineConfig& pc, const Run
         std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
       }
     }
-    if (!opts.dry_run) {
-      log::PipelineScope scope(p->name);
-      log::PipelineScope::set_run_id(r.run_id);
-      const std::string where = caps.per_unit_commits
-                                    ? r.window  // "2 file(s) loaded, 1 skipped", "slot … at …"
-                                    : "high " + tuple_text(r.after.high) + " safe " + tuple_text(r.after.safe);
-      spdlog::info("{} run: read {} rows, wrote {}, deleted {}; {}; {:.3f}s", mode_name(opts.request.mode), r.rows_read,
-                   r.rows_written, r.rows_deleted, where, r.seconds);
-      if (opts.request.mode == RunMode::kIncremental) reconcile_if_due(cfg, *p, r);  // reconcile: {every: N}
-    }
+    if (!opts.dry_run) report_success(cfg, *p, opts, r);
   } catch (const LockBusy& e) {
     r.outcome = PipelineResult::Outcome::kLocked;
     r.error = e.what();
@@ -214,15 +218,35 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
   // (docs/backfill.md), never beside other pipelines' threads.
   bool backfill = false;
   for (const PipelineConfig* p : selected) backfill = backfill || is_chunked(*p, opts);
-  if (opts.pipeline_jobs > 1 && selected.size() > 1 && !backfill) {
-    if (given) given->reset();  // connections stay bounded by the workers' N per database
-    return run_side_by_side(cfg, selected, opts);
-  }
-  std::vector<PipelineResult> results;
   std::unique_ptr<RunContext> own = given ? nullptr : std::make_unique<RunContext>(cfg);
   RunContext& ctx = given ? *given : *own;
+  // The unchanged ones first, together (quiet.cpp); the rest one by one, or side by side.
+  std::map<const PipelineConfig*, PipelineResult> quiet = run_quiet(ctx, selected, opts);
+  std::vector<const PipelineConfig*> rest;
+  for (const PipelineConfig* p : selected)
+    if (!quiet.count(p)) rest.push_back(p);
+  std::vector<PipelineResult> results;
+  if (opts.pipeline_jobs > 1 && rest.size() > 1 && !backfill) {
+    // The first worker goes on with these sessions: connections stay bounded by N per database.
+    std::vector<PipelineResult> ran = run_side_by_side(cfg, rest, opts, &ctx);
+    size_t next = 0;
+    for (const PipelineConfig* p : selected) {
+      if (quiet.count(p)) {
+        report_success(cfg, *p, opts, quiet.at(p));
+        results.push_back(quiet.at(p));
+      } else {
+        results.push_back(std::move(ran.at(next++)));
+      }
+    }
+    return results;
+  }
   for (const PipelineConfig* p : selected) {
-    results.push_back(run_pipeline(ctx, *p, opts));
+    if (quiet.count(p)) {
+      report_success(cfg, *p, opts, quiet.at(p));
+      results.push_back(quiet.at(p));
+    } else {
+      results.push_back(run_pipeline(ctx, *p, opts));
+    }
     fault_point("pipeline_done");
   }
   return results;

@@ -87,14 +87,17 @@ class Board {
 std::ostream& plan_output() { return t_plan_output ? *t_plan_output : std::cout; }
 
 std::vector<PipelineResult> run_side_by_side(const Config& cfg, const std::vector<const PipelineConfig*>& selected,
-                                             const RunOptions& opts) {
+                                             const RunOptions& opts, RunContext* first) {
   const size_t workers = std::min<size_t>(static_cast<size_t>(std::max(opts.pipeline_jobs, 1)), selected.size());
   spdlog::debug("running {} pipeline(s) on {} worker(s), in config order", selected.size(), workers);
   Board board(selected, opts.dry_run);
   // The "cannot see other sessions" warning stays once per command, across the workers.
-  std::atomic<bool> warned_hidden{false};
-  auto work = [&]() {
-    RunContext ctx(cfg, &warned_hidden);  // this worker's sessions, never another's
+  std::atomic<bool> own_warned{false};
+  std::atomic<bool>& warned_hidden = first ? first->warned_hidden : own_warned;
+  auto work = [&](RunContext* given) {
+    // This worker's sessions, never another's: the first worker's are the caller's.
+    std::unique_ptr<RunContext> own = given ? nullptr : std::make_unique<RunContext>(cfg, &warned_hidden);
+    RunContext& ctx = given ? *given : *own;
     while (const std::optional<size_t> i = board.take()) {
       const PipelineConfig& p = *selected[*i];
       t_plan_output = &board.plan(*i);
@@ -121,9 +124,9 @@ std::vector<PipelineResult> run_side_by_side(const Config& cfg, const std::vecto
   std::exception_ptr stopped;
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w)
-    threads.emplace_back([&] {
+    threads.emplace_back([&, w] {
       try {
-        work();
+        work(w == 0 ? first : nullptr);
       } catch (...) {
         std::lock_guard<std::mutex> lock(stop_m);
         if (!stopped) stopped = std::current_exception();

@@ -20,9 +20,10 @@ bool is_chunked(const PipelineConfig& p, const RunOptions& opts);
 // Runs `selected` on min(opts.pipeline_jobs, selected.size()) worker threads. Workers take
 // the next pipeline in config order when they are free; each has its own RunContext (its own
 // sessions, reused by the pipelines it runs; a failure resets only its own). Results come back
-// in the order of `selected`. A --dry-run's plans are printed whole, in that order.
+// in the order of `selected`. A --dry-run's plans are printed whole, in that order. `first`:
+// the first worker's context (the caller's sessions, which it does not touch meanwhile).
 std::vector<PipelineResult> run_side_by_side(const Config& cfg, const std::vector<const PipelineConfig*>& selected,
-                                             const RunOptions& opts);
+                                             const RunOptions& opts, RunContext* first = nullptr);
 
 // Where an executor prints a --dry-run's plan: stdout, or while the pipeline runs on a worker,
 // that pipeline's buffer (printed in config order once the pipelines before it are printed).
