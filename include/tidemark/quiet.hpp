@@ -33,16 +33,15 @@ struct QuietInput {
 };
 
 struct QuietPlan {
-  // A boolean query: true when the source holds a row beyond the watermark (the high-mark
-  // query finds one; with the tie probe, the high-mark query of the plan the probe picks).
-  Sql beyond;
+  // An integer query, one snapshot's answer for the pipeline: kBeyond set when the source
+  // holds a row beyond the watermark (the high-mark query finds one; with the tie probe, the
+  // high-mark query of the plan the probe picks), kTieHeld when the tie probe held.
+  Sql check;
+  static constexpr int64_t kBeyond = 1, kTieHeld = 2;
   Watermark next;      // what the run stores when nothing lies beyond (the stored one)
   std::string window;  // the run's window, for its result
   std::string mode;    // what its run record names
-  // A boolean query: the tie probe ("false" without one), and the window of the plan it
-  // picks when it holds.
-  Sql tie_holds{"false"};
-  std::string tie_window;
+  std::string tie_window;  // the window when the tie probe held
 };
 
 // The plan of a quiet run, or why the pipeline runs on its own.

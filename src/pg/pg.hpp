@@ -289,8 +289,9 @@ struct QuietTarget {
 };
 // The target tables as Target::describe gives them; nullopt for one that does not exist.
 std::vector<std::optional<QuietTarget>> describe_targets(Connection& c, const std::vector<QualifiedName>& tables);
-// Each boolean query of `checks`, all in one statement (so in one snapshot).
-std::vector<bool> query_booleans(Connection& c, const std::vector<Sql>& checks);
+// The value of each integer query of `checks` (NULL as `null_as`), all in one statement, so in
+// one snapshot.
+std::vector<int64_t> query_integers(Connection& c, const std::vector<Sql>& checks, int64_t null_as);
 
 // `tidemark init`: a source table's columns, key, indexes and size (inspect.cpp).
 InspectedTable inspect_table(Connection& c, const QualifiedName& table);

@@ -123,18 +123,18 @@ std::vector<std::optional<QuietTarget>> describe_targets(Connection& c, const st
   }
 }
 
-std::vector<bool> query_booleans(Connection& c, const std::vector<Sql>& checks) {
+std::vector<int64_t> query_integers(Connection& c, const std::vector<Sql>& checks, int64_t null_as) {
   if (checks.empty()) return {};
   try {
     pqxx::nontransaction tx(c.raw());
     // A row per check (a select list would stop at 1664 columns).
-    std::string sql = "SELECT v.b FROM (VALUES ";
+    std::string sql = "SELECT v.n FROM (VALUES ";
     for (size_t i = 0; i < checks.size(); ++i)
-      sql += (i ? ", (" : "(") + std::to_string(i) + ", (" + c.render(checks[i]) + ")::boolean)";
-    sql += ") AS v(i, b) ORDER BY v.i";
+      sql += (i ? ", (" : "(") + std::to_string(i) + ", (" + c.render(checks[i]) + ")::bigint)";
+    sql += ") AS v(i, n) ORDER BY v.i";
     const pqxx::result r = tx.exec(sql);
-    std::vector<bool> out;
-    for (const auto& row : r) out.push_back(row[0].is_null() || row[0].as<bool>());  // NULL: do not assume nothing
+    std::vector<int64_t> out;
+    for (const auto& row : r) out.push_back(row[0].is_null() ? null_as : row[0].as<int64_t>());
     if (out.size() != checks.size()) throw RunError("the checks returned " + std::to_string(out.size()) + " rows");
     return out;
   } catch (...) {

@@ -13,7 +13,12 @@ namespace tidemark {
 
 namespace {
 
-Sql exists(const Sql& query) { return Sql("EXISTS (").append(query).text(")"); }
+// 1 when `query` finds a row, else 0 (plus `base`).
+Sql found(const Sql& query, int base) {
+  return Sql("CASE WHEN EXISTS (")
+      .append(query)
+      .text(") THEN " + std::to_string(base + QuietPlan::kBeyond) + " ELSE " + std::to_string(base) + " END");
+}
 
 }  // namespace
 
@@ -51,7 +56,7 @@ std::variant<QuietPlan, std::string> plan_quiet(const QuietInput& in) {
     Watermark next = next_watermark(wm, nothing, false);
     if (!(next == wm)) return std::string("its watermark would change");
     QuietPlan q;
-    q.beyond = exists(plan.high_query);
+    q.check = found(plan.high_query, 0);
     q.next = std::move(next);
     q.window = plan.window;
     q.mode = rp.record_mode;
@@ -59,14 +64,13 @@ std::variant<QuietPlan, std::string> plan_quiet(const QuietInput& in) {
       // As the run would: when the probe holds, the plan that starts after the tie group.
       const StoredState tie = tie_group_read(st);
       const RunPlan tie_rp = plan_run({p, shape, tie, request});
-      q.beyond = Sql("CASE WHEN (")
-                     .append(*plan.tie_probe)
-                     .text(") THEN ")
-                     .append(exists(tie_rp.extract.high_query))
-                     .text(" ELSE ")
-                     .append(q.beyond)
-                     .text(" END");
-      q.tie_holds = *plan.tie_probe;
+      q.check = Sql("CASE WHEN (")
+                    .append(*plan.tie_probe)
+                    .text(") THEN ")
+                    .append(found(tie_rp.extract.high_query, QuietPlan::kTieHeld))
+                    .text(" ELSE ")
+                    .append(q.check)
+                    .text(" END");
       q.tie_window = tie_rp.extract.window;
     }
     return q;

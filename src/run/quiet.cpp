@@ -99,18 +99,17 @@ void check_group(RunContext& ctx, const Group& g, std::map<const PipelineConfig*
       continue;
     }
     QuietPlan& plan = std::get<QuietPlan>(verdict);
-    checks.push_back(plan.beyond);
-    // The probe beside it, in the same statement: which window the run would have read.
-    checks.push_back(plan.tie_holds);
+    checks.push_back(plan.check);
     quiet.push_back({&p, std::move(plan), std::move(now)});
   }
-  const std::vector<bool> answers = pg::query_booleans(source, checks);
+  // A NULL answer is not taken for "nothing beyond".
+  const std::vector<int64_t> answers = pg::query_integers(source, checks, QuietPlan::kBeyond);
   std::vector<pg::StateStore::QuietRun> runs;
   std::vector<const Decided*> unchanged;
   for (size_t i = 0; i < quiet.size(); ++i) {
-    if (answers[2 * i]) continue;
+    if (answers[i] & QuietPlan::kBeyond) continue;
     Decided& d = quiet[i];
-    if (answers[2 * i + 1]) d.plan.window = d.plan.tie_window;
+    if (answers[i] & QuietPlan::kTieHeld) d.plan.window = d.plan.tie_window;
     runs.push_back({d.p->name, d.plan.mode, states.at(d.p->name).version, d.plan.next, d.identity});
     unchanged.push_back(&d);
   }

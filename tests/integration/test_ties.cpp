@@ -57,6 +57,7 @@ TEST_CASE("ties: after a bulk update the no-op run reads nothing and its window 
   CHECK(bulk["watermark_after"]["safe"].size() == 2);
   auto noop = s.run_ok();
   CHECK(noop["rows_read"] == 0);
+  CHECK(noop["checked_together"] == 1);  // decided by the check, with the window a run alone reports
   const std::string tied_at = bulk["watermark_after"]["safe"][0];
   CHECK(noop["window"] == "\"updated_at\" > CAST('" + tied_at + "' AS timestamp with time zone)");
   CHECK(noop["watermark_after"] == bulk["watermark_after"]);

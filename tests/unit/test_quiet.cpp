@@ -68,8 +68,8 @@ TEST_CASE("quiet check: a settled id pipeline is decided by whether any row lies
   const auto v = f.plan();
   REQUIRE(std::holds_alternative<QuietPlan>(v));
   const QuietPlan& q = std::get<QuietPlan>(v);
-  CHECK(q.beyond.with_placeholders().rfind("EXISTS (", 0) == 0);
-  CHECK_THAT(q.beyond.with_placeholders(), Contains("\"id\" > "));
+  CHECK(q.check.with_placeholders().rfind("CASE WHEN EXISTS (", 0) == 0);
+  CHECK_THAT(q.check.with_placeholders(), Contains("\"id\" > ") && Contains(" THEN 1 ELSE 0 END"));
   CHECK(q.next == f.st.watermark);  // nothing beyond: the same watermark
   CHECK(q.mode == "incremental");
 }
@@ -78,11 +78,10 @@ TEST_CASE("quiet check: a (cursor, key) mark asks the tie probe which high-mark 
   const Fixture f;
   const auto v = f.plan();
   REQUIRE(std::holds_alternative<QuietPlan>(v));
-  const std::string sql = std::get<QuietPlan>(v).beyond.with_placeholders();
+  const std::string sql = std::get<QuietPlan>(v).check.with_placeholders();
   CHECK(sql.rfind("CASE WHEN (SELECT NOT EXISTS", 0) == 0);
-  CHECK_THAT(sql, Contains(" THEN EXISTS (") && Contains(" ELSE EXISTS ("));
+  CHECK_THAT(sql, Contains(" THEN CASE WHEN EXISTS (") && Contains(" THEN 3 ELSE 2 END ELSE CASE WHEN EXISTS ("));
   // The window a run alone reports: the tie plan's when the probe holds.
-  CHECK(std::get<QuietPlan>(v).tie_holds.with_placeholders().rfind("SELECT NOT EXISTS", 0) == 0);
   CHECK(std::get<QuietPlan>(v).tie_window == "\"updated_at\" > CAST('2026-12-01 10:00:00+00' AS timestamp with time zone)");
   CHECK_THAT(std::get<QuietPlan>(v).window, Contains("(\"updated_at\", \"id\") > ("));
 }
