@@ -73,19 +73,9 @@ std::vector<std::optional<QuietTable>> describe_tables(Connection& c,
         }
       }
       if (missing) continue;
-      if (!row[3].is_null()) {
-        const json seq = json::parse(row[3].c_str());
-        shape.cursor_sequence = seq[0].get<std::string>();
-        shape.sequence_cache = seq[1].is_null() ? 1 : seq[1].get<int64_t>();
-      }
-      if (!row[4].is_null()) {
-        const json cur = json::parse(row[4].c_str());
-        shape.cursor_nullable = cur[0].get<bool>();
-        shape.cursor_indexed = cur[1].get<bool>();
-      }
+      read_cursor_facts(shape, row[3], row[4]);
       if (!p.target.key.empty()) shape.key_unique = row[5].as<bool>();
-      shape.time_zone = c.session_time_zone();
-      shape.time_zone_from = "the TimeZone of a fresh session of source connection '" + c.name() + "'";
+      session_time_zone_of(shape, c);
       out.back() = std::move(t);
     }
     return out;

@@ -28,6 +28,24 @@ static std::vector<std::string> json_strings(const pqxx::field& f) {
   return out;
 }
 
+void read_cursor_facts(SourceShape& shape, const pqxx::field& sequence, const pqxx::field& cursor) {
+  if (!sequence.is_null()) {
+    const json seq = json::parse(sequence.c_str());
+    shape.cursor_sequence = seq[0].get<std::string>();
+    shape.sequence_cache = seq[1].is_null() ? 1 : seq[1].get<int64_t>();
+  }
+  if (!cursor.is_null()) {
+    const json c = json::parse(cursor.c_str());
+    shape.cursor_nullable = c[0].get<bool>();
+    shape.cursor_indexed = c[1].get<bool>();
+  }
+}
+
+void session_time_zone_of(SourceShape& shape, const Connection& c) {
+  shape.time_zone = c.session_time_zone();
+  shape.time_zone_from = "the TimeZone of a fresh session of source connection '" + c.name() + "'";
+}
+
 SourceShape Source::describe(const PipelineConfig& p) {
   const std::string where = "source '" + c_.name() + "' of pipeline " + p.name;
   try {
@@ -98,16 +116,7 @@ SourceShape Source::describe(const PipelineConfig& p) {
         shape.columns.push_back(*found);
       }
     }
-    if (!cat[2].is_null()) {
-      const json seq = json::parse(cat[2].c_str());
-      shape.cursor_sequence = seq[0].get<std::string>();
-      shape.sequence_cache = seq[1].is_null() ? 1 : seq[1].get<int64_t>();
-    }
-    if (!cat[3].is_null()) {
-      const json c = json::parse(cat[3].c_str());
-      shape.cursor_nullable = c[0].get<bool>();
-      shape.cursor_indexed = c[1].get<bool>();
-    }
+    read_cursor_facts(shape, cat[2], cat[3]);
     if (key) shape.key_unique = cat[4].as<bool>();
     // The zone of a plain timestamp cursor: the config's, checked against the server's zone
     // names, else this connection's session default (docs/correctness.md#time-zones).
@@ -122,8 +131,7 @@ SourceShape Source::describe(const PipelineConfig& p) {
       shape.time_zone = *p.detect.time_zone;
       shape.time_zone_from = "detect.time_zone";
     } else {
-      shape.time_zone = c_.session_time_zone();
-      shape.time_zone_from = "the TimeZone of a fresh session of source connection '" + c_.name() + "'";
+      session_time_zone_of(shape, c_);
     }
     return shape;
   } catch (...) {
