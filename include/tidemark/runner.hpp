@@ -61,8 +61,9 @@ struct PipelineResult {
   // and the sessions it had to open (0 when it reused those of an earlier pipeline).
   int64_t round_trips = 0;
   int64_t sessions_opened = 0;
-  // Found unchanged with others in one check (run/quiet.hpp): how many; round_trips and
-  // sessions_opened are then this pipeline's share of the check's, rounded up. 0: ran alone.
+  // Found unchanged with others in one check (run/quiet.hpp): how many; round_trips is then
+  // this pipeline's share of the check's, rounded up, and the first of them counts the
+  // sessions the check opened. 0: ran alone.
   int64_t checked_together = 0;
 };
 

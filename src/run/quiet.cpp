@@ -37,7 +37,7 @@ bool enabled(const Config& cfg, const RunOptions& opts) {
 bool candidate(const PipelineConfig& p) {
   if (!p.config_error.empty() || !p.source.table || p.detect.time_zone) return false;
   const Strategy* s = find_strategy(p.detect.strategy);
-  return s && s->caps().executor == ExecutorKind::kQuery && s->has_cursor() && !p.chunk.size();
+  return s && s->caps().executor == ExecutorKind::kQuery && s->has_cursor();
 }
 
 struct Group {
@@ -119,11 +119,13 @@ void check_group(RunContext& ctx, const Group& g, std::map<const PipelineConfig*
   const std::map<std::string, int64_t> recorded = store.record_quiet(runs, seconds);
   fault_point("quiet_after_record");
   if (recorded.empty()) return;
-  // The check's round trips and sessions, shared by the pipelines it recorded (rounded up).
+  // The check's round trips, shared by the pipelines it recorded (rounded up); the sessions it
+  // opened are the first one's, as a run alone counts them.
   const int64_t n = static_cast<int64_t>(recorded.size());
   const int64_t trips = ctx.round_trips() - trips_before, opened = ctx.sessions_opened() - opened_before;
   spdlog::debug("{} of {} pipeline(s) on source '{}' found unchanged together: {} round trip(s), {} session(s) opened",
                 n, g.pipelines.size(), g.source, trips, opened);
+  const size_t before = out.size();
   for (const Decided* d : unchanged) {
     auto it = recorded.find(d->p->name);
     if (it == recorded.end()) continue;  // its lock was held or its state moved: it runs alone
@@ -134,7 +136,7 @@ void check_group(RunContext& ctx, const Group& g, std::map<const PipelineConfig*
     r.window = d->plan.window;
     r.seconds = seconds;
     r.round_trips = (trips + n - 1) / n;
-    r.sessions_opened = (opened + n - 1) / n;
+    r.sessions_opened = out.size() == before ? opened : 0;
     r.checked_together = n;
     out.emplace(d->p, std::move(r));
   }

@@ -220,35 +220,28 @@ std::vector<PipelineResult> run_pipelines(const Config& cfg, const RunOptions& o
   for (const PipelineConfig* p : selected) backfill = backfill || is_chunked(*p, opts);
   std::unique_ptr<RunContext> own = given ? nullptr : std::make_unique<RunContext>(cfg);
   RunContext& ctx = given ? *given : *own;
-  // The unchanged ones first, together (quiet.cpp); the rest one by one, or side by side.
+  // The unchanged ones first, together (quiet.cpp): committed already, so said now, in config
+  // order. The rest one by one, or side by side.
   std::map<const PipelineConfig*, PipelineResult> quiet = run_quiet(ctx, selected, opts);
   std::vector<const PipelineConfig*> rest;
-  for (const PipelineConfig* p : selected)
-    if (!quiet.count(p)) rest.push_back(p);
-  std::vector<PipelineResult> results;
+  for (const PipelineConfig* p : selected) {
+    auto it = quiet.find(p);
+    if (it != quiet.end()) report_success(cfg, *p, opts, it->second);
+    else rest.push_back(p);
+  }
+  std::vector<PipelineResult> ran;
   if (opts.pipeline_jobs > 1 && rest.size() > 1 && !backfill) {
     // The first worker goes on with these sessions: connections stay bounded by N per database.
-    std::vector<PipelineResult> ran = run_side_by_side(cfg, rest, opts, &ctx);
-    size_t next = 0;
-    for (const PipelineConfig* p : selected) {
-      if (quiet.count(p)) {
-        report_success(cfg, *p, opts, quiet.at(p));
-        results.push_back(quiet.at(p));
-      } else {
-        results.push_back(std::move(ran.at(next++)));
-      }
+    ran = run_side_by_side(cfg, rest, opts, &ctx);
+  } else {
+    for (const PipelineConfig* p : rest) {
+      ran.push_back(run_pipeline(ctx, *p, opts));
+      fault_point("pipeline_done");
     }
-    return results;
   }
-  for (const PipelineConfig* p : selected) {
-    if (quiet.count(p)) {
-      report_success(cfg, *p, opts, quiet.at(p));
-      results.push_back(quiet.at(p));
-    } else {
-      results.push_back(run_pipeline(ctx, *p, opts));
-    }
-    fault_point("pipeline_done");
-  }
+  std::vector<PipelineResult> results;
+  size_t next = 0;
+  for (const PipelineConfig* p : selected) results.push_back(quiet.count(p) ? quiet.at(p) : std::move(ran.at(next++)));
   return results;
 }
 

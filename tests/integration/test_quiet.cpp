@@ -97,6 +97,11 @@ TEST_CASE("quiet check: the unchanged pipelines of a tick are recorded together,
     CHECK(r.at("run_id").get<int64_t>() > 0);
     CHECK(r.at("watermark_after") == r.at("watermark_before"));
   }
+  // The run's two sessions, counted once: by the first pipeline of the check.
+  int64_t sessions = 0;
+  for (const auto& r : all) sessions += r.at("sessions_opened").get<int64_t>();
+  CHECK(sessions == 2);
+  CHECK(result_of(all, "u1").at("sessions_opened") == 2);
   CHECK(result_of(all, "e2").at("checked_together") == 0);
   CHECK(result_of(all, "e2").at("rows_read") == 1);
   CHECK(result_of(all, "u3").at("checked_together") == 0);
